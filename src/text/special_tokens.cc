@@ -1,0 +1,80 @@
+#include "text/special_tokens.h"
+
+#include <sys/stat.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "base/io.h"
+
+namespace qasr {
+
+Expected<SpecialTokens> find_special_tokens(const Tokenizer& tok) {
+  SpecialTokens sp;
+  struct Want {
+    const char* content;
+    int32_t* id;
+  } wants[] = {{"<|im_start|>", &sp.im_start},       {"<|im_end|>", &sp.im_end},
+               {"<|endoftext|>", &sp.endoftext},     {"<|audio_start|>", &sp.audio_start},
+               {"<|audio_end|>", &sp.audio_end},     {"<|audio_pad|>", &sp.audio_pad},
+               {"<asr_text>", &sp.asr_text}};
+  for (const Want& w : wants) {
+    auto id = tok.find(w.content);
+    if (!id) return Status::Error(fmt::format("tokenizer has no '{}' token; is this a Qwen3-ASR tokenizer?", w.content));
+    *w.id = *id;
+  }
+  sp.stop_ids = {sp.im_end, sp.endoftext};
+  return sp;
+}
+
+Status apply_model_configs(SpecialTokens& sp, const std::string& config_json, const std::string& gen_json) {
+  using nlohmann::json;
+  if (!config_json.empty()) {
+    json cfg = json::parse(config_json, nullptr, false);
+    if (cfg.is_discarded() || !cfg.is_object()) return Status::Error("config.json is not a JSON object");
+    const json& th = cfg.contains("thinker_config") && cfg["thinker_config"].is_object() ? cfg["thinker_config"] : cfg;
+    struct Check {
+      const char* key;
+      int32_t id;
+    } checks[] = {{"audio_token_id", sp.audio_pad}, {"audio_start_token_id", sp.audio_start},
+                  {"audio_end_token_id", sp.audio_end}};
+    for (const Check& c : checks) {
+      if (!th.contains(c.key)) continue;
+      if (!th[c.key].is_number_integer() || th[c.key].get<int64_t>() != c.id)
+        return Status::Error(fmt::format("config.json: {} is {} but the tokenizer says {}", c.key, th[c.key].dump(), c.id));
+    }
+  }
+  if (!gen_json.empty()) {
+    json g = json::parse(gen_json, nullptr, false);
+    if (g.is_discarded() || !g.is_object()) return Status::Error("generation_config.json is not a JSON object");
+    if (g.contains("eos_token_id")) {
+      const json& e = g["eos_token_id"];
+      std::vector<int32_t> ids;
+      if (e.is_number_integer()) ids.push_back(e.get<int32_t>());
+      else if (e.is_array())
+        for (const json& v : e) {
+          if (!v.is_number_integer()) return Status::Error("generation_config.json: eos_token_id holds a non-integer");
+          ids.push_back(v.get<int32_t>());
+        }
+      else return Status::Error("generation_config.json: eos_token_id is neither an integer nor a list");
+      if (!ids.empty()) sp.stop_ids = ids;
+    }
+  }
+  return Status::Ok();
+}
+
+Status apply_model_config_files(SpecialTokens& sp, const std::string& dir) {
+  std::string cfg, gen;
+  struct stat st {};
+  if (::stat((dir + "/config.json").c_str(), &st) == 0) {
+    QASR_ASSIGN_OR_RETURN(cfg, read_file(dir + "/config.json"));
+  }
+  if (::stat((dir + "/generation_config.json").c_str(), &st) == 0) {
+    QASR_ASSIGN_OR_RETURN(gen, read_file(dir + "/generation_config.json"));
+  }
+  Status s = apply_model_configs(sp, cfg, gen);
+  if (!s.ok()) return Status::Error(fmt::format("'{}': {}", dir, s.message()));
+  return Status::Ok();
+}
+
+}  // namespace qasr

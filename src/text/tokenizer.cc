@@ -1,0 +1,305 @@
+#include "text/tokenizer.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <utf8proc.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "base/io.h"
+#include "base/utf8.h"
+
+namespace qasr {
+
+// The Qwen2 pre-tokenizer pattern (transformers tokenization_qwen2.py
+// PRETOKENIZE_REGEX). With PCRE2_UCP, \s, \p{L} and \p{N} are Unicode-aware.
+static constexpr const char* kPretokenizePattern =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+
+struct Tokenizer::Regex {
+  pcre2_code* code = nullptr;
+  bool jit = false;
+  ~Regex() {
+    if (code) pcre2_code_free(code);
+  }
+};
+
+namespace {
+
+struct ByteMap {
+  char32_t to_uni[256];
+  std::unordered_map<char32_t, uint8_t> to_byte;
+  ByteMap() {
+    int n = 0;
+    for (int b = 0; b < 256; ++b) {
+      bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+      to_uni[b] = printable ? static_cast<char32_t>(b) : static_cast<char32_t>(256 + n++);
+      to_byte[to_uni[b]] = static_cast<uint8_t>(b);
+    }
+  }
+};
+const ByteMap& byte_map() {
+  static const ByteMap m;
+  return m;
+}
+
+}  // namespace
+
+char32_t byte_to_unicode(uint8_t b) { return byte_map().to_uni[b]; }
+
+Tokenizer::Tokenizer() = default;
+Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
+Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
+Tokenizer::~Tokenizer() = default;
+
+Expected<Tokenizer> Tokenizer::from_tables(std::vector<std::string> tokens,
+                                           const std::vector<std::pair<std::string, std::string>>& merges,
+                                           std::vector<AddedToken> added) {
+  Tokenizer t;
+  const ByteMap& bm = byte_map();
+  t.n_vocab_entries_ = static_cast<int32_t>(tokens.size());
+  int32_t size = t.n_vocab_entries_;
+  for (const AddedToken& a : added) {
+    if (a.id < 0 || a.id > (1 << 24)) return Status::Error(fmt::format("tokenizer: added token id {} out of range", a.id));
+    if (a.content.empty()) return Status::Error(fmt::format("tokenizer: added token {} has empty content", a.id));
+    size = std::max(size, a.id + 1);
+  }
+  t.id_to_token_ = std::move(tokens);
+  t.id_to_token_.resize(size);
+  t.id_to_bytes_.resize(size);
+  t.special_.assign(size, 0);
+  t.token_to_id_.reserve(size);
+  for (int32_t id = 0; id < t.n_vocab_entries_; ++id) {
+    const std::string& s = t.id_to_token_[id];
+    if (s.empty()) continue;  // a hole (allowed: e.g. a file with fewer strings than rows)
+    t.token_to_id_.emplace(s, id);
+    std::string bytes;
+    for (char32_t c : utf8::to_u32(s)) {
+      auto it = bm.to_byte.find(c);
+      if (it != bm.to_byte.end()) bytes.push_back(static_cast<char>(it->second));
+      else utf8::append(bytes, c);  // not a byte-level char: keep it literally
+    }
+    t.id_to_bytes_[id] = std::move(bytes);
+  }
+  for (const AddedToken& a : added) {
+    t.id_to_token_[a.id] = a.content;
+    t.id_to_bytes_[a.id] = a.content;
+    t.special_[a.id] = a.special ? 1 : 0;
+    t.token_to_id_[a.content] = a.id;
+  }
+  t.added_ = std::move(added);
+  std::stable_sort(t.added_.begin(), t.added_.end(),
+                   [](const AddedToken& x, const AddedToken& y) { return x.content.size() > y.content.size(); });
+  for (int b = 0; b < 256; ++b) {
+    std::string s;
+    utf8::append(s, bm.to_uni[b]);
+    auto it = t.token_to_id_.find(s);
+    if (it == t.token_to_id_.end())
+      return Status::Error(fmt::format("tokenizer: vocabulary lacks the byte-level token for byte 0x{:02x}", b));
+    t.byte_to_id_[b] = it->second;
+  }
+  t.merges_.reserve(merges.size());
+  for (size_t r = 0; r < merges.size(); ++r) {
+    auto l = t.token_to_id_.find(merges[r].first), rr = t.token_to_id_.find(merges[r].second);
+    auto m = t.token_to_id_.find(merges[r].first + merges[r].second);
+    if (l == t.token_to_id_.end() || rr == t.token_to_id_.end() || m == t.token_to_id_.end())
+      return Status::Error(fmt::format("tokenizer: merge {} ('{} {}') uses tokens missing from the vocabulary", r,
+                                       merges[r].first, merges[r].second));
+    uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(l->second)) << 32) | static_cast<uint32_t>(rr->second);
+    t.merges_.emplace(key, std::make_pair(static_cast<int32_t>(r), m->second));  // first (lowest) rank wins
+  }
+  int err = 0;
+  PCRE2_SIZE off = 0;
+  t.regex_ = std::make_unique<Regex>();
+  t.regex_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(kPretokenizePattern), PCRE2_ZERO_TERMINATED,
+                                 PCRE2_UTF | PCRE2_UCP, &err, &off, nullptr);
+  QASR_CHECK(t.regex_->code != nullptr) << "pre-tokenizer regex failed to compile at " << off;
+  t.regex_->jit = pcre2_jit_compile(t.regex_->code, PCRE2_JIT_COMPLETE) == 0;
+  return t;
+}
+
+Expected<Tokenizer> Tokenizer::load_dir(const std::string& dir) {
+  using nlohmann::json;
+  QASR_ASSIGN_OR_RETURN(std::string vocab_text, read_file(dir + "/vocab.json"));
+  QASR_ASSIGN_OR_RETURN(std::string merges_text, read_file(dir + "/merges.txt"));
+  QASR_ASSIGN_OR_RETURN(std::string config_text, read_file(dir + "/tokenizer_config.json"));
+  json vocab = json::parse(vocab_text, nullptr, false);
+  if (vocab.is_discarded() || !vocab.is_object())
+    return Status::Error(fmt::format("'{}/vocab.json' is not a JSON object", dir));
+  std::vector<std::string> tokens;
+  for (auto& [k, v] : vocab.items()) {
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > (1 << 24))
+      return Status::Error(fmt::format("'{}/vocab.json': token '{}' has an invalid id", dir, k));
+    size_t id = v.get<size_t>();
+    if (id >= tokens.size()) tokens.resize(id + 1);
+    tokens[id] = k;
+  }
+  std::vector<std::pair<std::string, std::string>> merges;
+  size_t pos = 0;
+  bool first = true;
+  while (pos < merges_text.size()) {
+    size_t eol = merges_text.find('\n', pos);
+    if (eol == std::string::npos) eol = merges_text.size();
+    std::string line = merges_text.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (first && line.rfind("#version", 0) == 0) { first = false; continue; }
+    first = false;
+    if (line.empty()) continue;
+    size_t sp = line.find(' ', 1);
+    if (sp == std::string::npos)
+      return Status::Error(fmt::format("'{}/merges.txt': line '{}' is not 'left right'", dir, line));
+    merges.emplace_back(line.substr(0, sp), line.substr(sp + 1));
+  }
+  json cfg = json::parse(config_text, nullptr, false);
+  if (cfg.is_discarded() || !cfg.is_object())
+    return Status::Error(fmt::format("'{}/tokenizer_config.json' is not a JSON object", dir));
+  std::vector<AddedToken> added;
+  if (cfg.contains("added_tokens_decoder") && cfg["added_tokens_decoder"].is_object()) {
+    for (auto& [k, v] : cfg["added_tokens_decoder"].items()) {
+      char* end = nullptr;
+      long id = std::strtol(k.c_str(), &end, 10);
+      if (end == k.c_str() || *end != '\0' || !v.is_object() || !v.contains("content") || !v["content"].is_string())
+        return Status::Error(fmt::format("'{}/tokenizer_config.json': bad added_tokens_decoder entry '{}'", dir, k));
+      AddedToken a;
+      a.id = static_cast<int32_t>(id);
+      a.content = v["content"].get<std::string>();
+      a.special = v.contains("special") && v["special"].is_boolean() && v["special"].get<bool>();
+      added.push_back(std::move(a));
+    }
+  }
+  auto t = from_tables(std::move(tokens), merges, std::move(added));
+  if (!t.ok()) return Status::Error(fmt::format("'{}': {}", dir, t.error()));
+  return t;
+}
+
+std::optional<int32_t> Tokenizer::find(std::string_view token) const {
+  auto it = token_to_id_.find(std::string(token));
+  if (it == token_to_id_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<std::pair<std::string, std::string>> Tokenizer::merge_list() const {
+  std::vector<std::pair<std::string, std::string>> out(merges_.size());
+  for (auto& [key, rm] : merges_) {
+    out[rm.first] = {id_to_token_[static_cast<int32_t>(key >> 32)], id_to_token_[static_cast<int32_t>(key & 0xffffffffu)]};
+  }
+  // Duplicate merges (same pair twice) leave holes; drop them.
+  std::erase_if(out, [](const auto& p) { return p.first.empty(); });
+  return out;
+}
+
+// BPE on one pre-token: start from byte tokens, repeatedly merge every occurrence
+// of the adjacent pair with the lowest rank (GPT-2 order).
+void Tokenizer::encode_piece(std::string_view piece, std::vector<int32_t>& out) const {
+  std::vector<int32_t> syms;
+  syms.reserve(piece.size());
+  for (unsigned char b : piece) syms.push_back(byte_to_id_[b]);
+  auto pair_info = [&](size_t i) -> const std::pair<int32_t, int32_t>* {
+    uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(syms[i])) << 32) | static_cast<uint32_t>(syms[i + 1]);
+    auto it = merges_.find(key);
+    return it == merges_.end() ? nullptr : &it->second;
+  };
+  while (syms.size() > 1) {
+    int32_t best_rank = INT32_MAX, left = -1, right = -1, merged = -1;
+    for (size_t i = 0; i + 1 < syms.size(); ++i) {
+      if (auto* m = pair_info(i); m && m->first < best_rank) {
+        best_rank = m->first;
+        merged = m->second;
+        left = syms[i];
+        right = syms[i + 1];
+      }
+    }
+    if (merged < 0) break;
+    size_t w = 0;
+    for (size_t i = 0; i < syms.size(); ++i) {
+      if (i + 1 < syms.size() && syms[i] == left && syms[i + 1] == right) {
+        syms[w++] = merged;
+        ++i;
+      } else {
+        syms[w++] = syms[i];
+      }
+    }
+    syms.resize(w);
+  }
+  out.insert(out.end(), syms.begin(), syms.end());
+}
+
+void Tokenizer::encode_ordinary(std::string_view text, std::vector<int32_t>& out) const {
+  if (text.empty()) return;
+  pcre2_match_data* md = pcre2_match_data_create_from_pattern(regex_->code, nullptr);
+  QASR_CHECK(md != nullptr);
+  const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
+  size_t pos = 0;
+  while (pos < text.size()) {
+    int rc = regex_->jit ? pcre2_jit_match(regex_->code, subject, text.size(), pos, 0, md, nullptr)
+                         : pcre2_match(regex_->code, subject, text.size(), pos, 0, md, nullptr);
+    if (rc < 0) {  // nothing matches (cannot happen with this pattern): take the rest as one piece
+      encode_piece(text.substr(pos), out);
+      break;
+    }
+    PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
+    if (ov[0] > pos) encode_piece(text.substr(pos, ov[0] - pos), out);  // unmatched gap
+    if (ov[1] == ov[0]) {  // empty match: step one byte to guarantee progress
+      encode_piece(text.substr(ov[0], 1), out);
+      pos = ov[0] + 1;
+      continue;
+    }
+    encode_piece(text.substr(ov[0], ov[1] - ov[0]), out);
+    pos = ov[1];
+  }
+  pcre2_match_data_free(md);
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view raw) const {
+  // NFC needs valid UTF-8; invalid bytes become U+FFFD first.
+  std::string valid = utf8::repair(raw);
+  utf8proc_uint8_t* nfc = utf8proc_NFC(reinterpret_cast<const utf8proc_uint8_t*>(valid.c_str()));
+  std::string text = nfc ? std::string(reinterpret_cast<char*>(nfc)) : valid;
+  std::free(nfc);
+  std::vector<int32_t> out;
+  size_t start = 0, i = 0;
+  while (i < text.size()) {
+    const AddedToken* hit = nullptr;
+    for (const AddedToken& a : added_) {  // longest first
+      if (text.compare(i, a.content.size(), a.content) == 0) {
+        hit = &a;
+        break;
+      }
+    }
+    if (hit) {
+      encode_ordinary(std::string_view(text).substr(start, i - start), out);
+      out.push_back(hit->id);
+      i += hit->content.size();
+      start = i;
+    } else {
+      ++i;
+    }
+  }
+  encode_ordinary(std::string_view(text).substr(start), out);
+  return out;
+}
+
+std::string_view Tokenizer::token_bytes(int32_t id) const {
+  if (id < 0 || id >= static_cast<int32_t>(id_to_bytes_.size())) return {};
+  return id_to_bytes_[id];
+}
+
+bool Tokenizer::is_special(int32_t id) const {
+  return id >= 0 && id < static_cast<int32_t>(special_.size()) && special_[id];
+}
+
+std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special) const {
+  std::string bytes;
+  for (int32_t id : ids) {
+    if (skip_special && is_special(id)) continue;
+    bytes.append(token_bytes(id));
+  }
+  return utf8::repair(bytes);
+}
+
+}  // namespace qasr
