@@ -26,7 +26,7 @@ constexpr const char kReplacement[] = "\xEF\xBF\xBD";
 
 std::string repair(std::string_view s) {
   std::string out;
-  out.reserve(s.size());
+  out.reserve(3 * s.size());  // worst case: every byte becomes U+FFFD (3 bytes)
   size_t i = 0;
   const size_t n = s.size();
   while (i < n) {
@@ -116,7 +116,7 @@ std::u32string to_u32(std::string_view s) {
 
 std::string from_u32(std::u32string_view s) {
   std::string out;
-  out.reserve(s.size());
+  out.reserve(4 * s.size());
   for (char32_t c : s) append(out, c);
   return out;
 }

@@ -15,6 +15,7 @@ using U32View = std::u32string_view;
 
 U32 fix_char_repeats(U32View s, int thresh) {
   U32 res;
+  res.reserve(s.size());
   size_t i = 0;
   const size_t n = s.size();
   while (i < n) {
@@ -31,6 +32,7 @@ U32 fix_char_repeats(U32View s, int thresh) {
 // collapsed, the remainder is processed from its start with the same rules.
 U32 fix_pattern_repeats(U32View s, int thresh, int max_len = 20) {
   U32 result;
+  result.reserve(s.size());
   const size_t th = static_cast<size_t>(thresh);
   for (;;) {
     const size_t n = s.size();

@@ -294,7 +294,12 @@ bool Tokenizer::is_special(int32_t id) const {
 }
 
 std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special) const {
+  // Sized up front: one allocation however many ids (no growth per token).
+  size_t total = 0;
+  for (int32_t id : ids)
+    if (!(skip_special && is_special(id))) total += token_bytes(id).size();
   std::string bytes;
+  bytes.reserve(total);
   for (int32_t id : ids) {
     if (skip_special && is_special(id)) continue;
     bytes.append(token_bytes(id));

@@ -14,6 +14,15 @@
 #include "base/status.h"
 #include "features/mel.h"
 #include "text/tokenizer.h"
+#include "base/thread_pool.h"
+#include "model/model.h"
+#include "pipeline/session.h"
+#include "pipeline/transcribe.h"
+#include "text/languages.h"
+#include "weights/synth.h"
+
+#include <sys/stat.h>
+#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -80,6 +89,90 @@ int run_detokenize(const std::string& tok_path, const std::vector<std::string>& 
   return 0;
 }
 
+struct TranscribeArgs {
+  std::string model;
+  std::vector<std::string> audio;
+  std::string language, context, dump_dir;
+  int threads = 0;
+  int max_new_tokens = 4096;
+  bool ignore_eos = false, json = false;
+};
+
+int run_transcribe(const TranscribeArgs& a) {
+  qasr::TranscribeOptions o;
+  if (!a.language.empty()) {
+    auto l = qasr::resolve_language(a.language);
+    if (!l) return fail(fmt::format("unknown language '{}'; supported: {}", a.language, qasr::supported_languages_list()));
+    o.language = *l;
+  }
+  if (!a.dump_dir.empty() && a.audio.size() != 1) return fail("--dump-dir takes exactly one audio file");
+  o.context = a.context;
+  o.max_new_tokens = a.max_new_tokens;
+  o.ignore_eos = a.ignore_eos;
+  o.dump_dir = a.dump_dir;
+  if (!o.dump_dir.empty()) ::mkdir(o.dump_dir.c_str(), 0755);
+  const int threads = a.threads > 0 ? a.threads : qasr::default_thread_count();
+  qasr::ThreadPool pool(threads);
+  double t0 = now_ms();
+  auto model = qasr::Model::load(a.model);
+  if (!model.ok()) return fail(model.error());
+  double load_ms = now_ms() - t0;
+  qasr::SessionLimits lim;
+  lim.max_new_tokens = std::max(a.max_new_tokens, 1);
+  auto session = qasr::Session::create(*model, lim);
+  if (!session.ok()) return fail(session.error());
+  for (size_t i = 0; i < a.audio.size(); ++i) {
+    double ta = now_ms();
+    auto pcm = qasr::load_audio_file(a.audio[i]);
+    if (!pcm.ok()) return fail(pcm.error());
+    double audio_ms = now_ms() - ta;
+    bool streamed = false;
+    qasr::TextCallback cb;
+    if (!a.json)
+      cb = [&](std::string_view piece) {
+        std::fwrite(piece.data(), 1, piece.size(), stdout);
+        std::fflush(stdout);
+        streamed = true;
+      };
+    auto r = qasr::transcribe(**session, pool, *pcm, o, cb);
+    if (!r.ok()) return fail(fmt::format("'{}': {}", a.audio[i], r.error()));
+    r->timings.load = i == 0 ? load_ms : 0.0;
+    r->timings.audio = audio_ms;
+    r->timings.total += audio_ms;
+    const auto& t = r->timings;
+    if (a.json) {
+      nlohmann::json j = {{"file", a.audio[i]}, {"text", r->text}, {"language", r->language},
+                          {"token_ids", r->token_ids}, {"n_audio_tokens", r->n_audio_tokens},
+                          {"timings_ms", {{"load", t.load}, {"audio", t.audio}, {"mel", t.mel}, {"encoder", t.encoder},
+                                          {"prefill", t.prefill}, {"decode", t.decode}, {"first_token", t.first_token},
+                                          {"total", t.total}}}};
+      std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    } else {
+      if (!streamed) std::fwrite(r->text.data(), 1, r->text.size(), stdout);
+      std::fputc('\n', stdout);
+    }
+    std::fflush(stdout);
+    std::fprintf(stderr,
+                 "%s: %.2f s audio, %lld audio tokens, %zu new tokens, language '%s'; load %.0f ms, audio %.1f ms, mel %.1f ms, "
+                 "encoder %.1f ms, prefill %.1f ms, decode %.1f ms, first token %.1f ms, total %.1f ms\n",
+                 a.audio[i].c_str(), pcm->seconds(), static_cast<long long>(r->n_audio_tokens), r->token_ids.size(),
+                 r->language.c_str(), t.load, t.audio, t.mel, t.encoder, t.prefill, t.decode, t.first_token, t.total);
+    (*session)->reset();
+  }
+  return 0;
+}
+
+int run_synth(const std::string& preset, uint64_t seed, const std::string& out, const std::string& assets) {
+  auto sp = qasr::synth_preset(preset);
+  if (!sp.ok()) return fail(sp.error());
+  double t0 = now_ms();
+  qasr::Status s = qasr::write_synthetic_hf(out, *sp, seed, assets);
+  if (!s.ok()) return fail(s.message());
+  std::fprintf(stderr, "synth: wrote %s (preset %s, seed %llu, random weights) in %.1f s\n", out.c_str(),
+               preset.c_str(), static_cast<unsigned long long>(seed), (now_ms() - t0) / 1000.0);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -102,6 +195,26 @@ int main(int argc, char** argv) {
   detokenize->add_option("--tokenizer", tok_path, "folder with vocab.json, merges.txt, tokenizer_config.json")->required();
   detokenize->add_option("ids", ids, "token ids")->required();
 
+  TranscribeArgs ta;
+  auto* tr = app.add_subcommand("transcribe", "Transcribe audio files (text streams to stdout)");
+  tr->add_option("--model", ta.model, "Hugging Face folder of Qwen3-ASR (config.json + safetensors)")->required();
+  tr->add_option("audio", ta.audio, "audio files")->required();
+  tr->add_option("--language", ta.language, "force a language: one of the 30 names or ISO codes (en, zh, yue, ...)");
+  tr->add_option("--context", ta.context, "context text for the system turn (hotwords, background)");
+  tr->add_option("--threads", ta.threads, "threads (default: $QASR_THREADS, else the number of cores)");
+  tr->add_option("--max-new-tokens", ta.max_new_tokens, "generation limit (default 4096)");
+  tr->add_flag("--ignore-eos", ta.ignore_eos, "keep generating until --max-new-tokens");
+  tr->add_flag("--json", ta.json, "one JSON object per file on stdout");
+  tr->add_option("--dump-dir", ta.dump_dir, "write mel.npy, encoder_out.npy, logits_step0.npy, prompt_ids.json");
+
+  std::string preset = "tiny", synth_out, assets = QASR_ASSET_DIR;
+  uint64_t seed = 0;
+  auto* sy = app.add_subcommand("synth", "Write a random-weight checkpoint in the official Hugging Face layout");
+  sy->add_option("--preset", preset, "tiny | 0.6b | 1.7b")->capture_default_str();
+  sy->add_option("--seed", seed, "random seed")->capture_default_str();
+  sy->add_option("-o,--output", synth_out, "output folder")->required();
+  sy->add_option("--assets", assets, "folder with qwen3-asr-tokenizer/ and qwen3-asr-0.6b/")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -111,5 +224,7 @@ int main(int argc, char** argv) {
   if (mel->parsed()) return run_mel(audio, out);
   if (tokenize->parsed()) return run_tokenize(tok_path, text);
   if (detokenize->parsed()) return run_detokenize(tok_path, ids);
+  if (tr->parsed()) return run_transcribe(ta);
+  if (sy->parsed()) return run_synth(preset, seed, synth_out, assets);
   return 2;
 }

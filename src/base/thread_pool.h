@@ -1,0 +1,55 @@
+// One fixed pool of worker threads, made by the tool and passed down. No threads
+// are created per call. parallel_for splits [0, n) into contiguous ranges, one per
+// thread (the caller runs the first); it returns when all are done.
+// Thread-safety: one parallel_for at a time per pool (calls are serialised).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <type_traits>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace qasr {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int n_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return n_threads_; }
+  // fn(begin, end, thread_index). Ranges are multiples of `grain` (except the last).
+  // Takes any callable by reference without allocating (no std::function).
+  template <typename Fn>
+  void parallel_for(int64_t n, int64_t grain, Fn&& fn) {
+    RangeFn ref{&fn, [](void* obj, int64_t b, int64_t e, int t) { (*static_cast<std::remove_reference_t<Fn>*>(obj))(b, e, t); }};
+    run(n, grain, ref);
+  }
+
+ private:
+  struct RangeFn {
+    void* obj;
+    void (*call)(void*, int64_t, int64_t, int);
+    void operator()(int64_t b, int64_t e, int t) const { call(obj, b, e, t); }
+  };
+  void run(int64_t n, int64_t grain, const RangeFn& fn);
+  void worker(int index);
+  int n_threads_;
+  std::vector<std::thread> threads_;
+  std::mutex run_mutex_;  // serialises parallel_for calls
+  std::mutex mutex_;
+  std::condition_variable start_cv_, done_cv_;
+  const RangeFn* job_ = nullptr;
+  int64_t n_ = 0, chunk_ = 0;
+  uint64_t generation_ = 0;
+  int pending_ = 0;
+  bool stop_ = false;
+};
+
+// Default thread count: QASR_THREADS if set, else the number of cores.
+int default_thread_count();
+
+}  // namespace qasr

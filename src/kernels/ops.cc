@@ -1,0 +1,147 @@
+#include "kernels/ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "base/status.h"
+#include "kernels/half.h"
+
+namespace qasr {
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::F32: return "F32";
+    case DType::F16: return "F16";
+    case DType::BF16: return "BF16";
+  }
+  return "?";
+}
+
+float load_f32(DType t, const void* data, size_t i) {
+  switch (t) {
+    case DType::F32: return static_cast<const float*>(data)[i];
+    case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(data)[i]);
+    case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(data)[i]);
+  }
+  return 0;
+}
+
+void to_f32(DType t, const void* data, size_t offset, size_t n, float* out) {
+  switch (t) {
+    case DType::F32:
+      std::copy_n(static_cast<const float*>(data) + offset, n, out);
+      return;
+    case DType::F16: {
+      const uint16_t* p = static_cast<const uint16_t*>(data) + offset;
+      for (size_t i = 0; i < n; ++i) out[i] = f16_to_f32(p[i]);
+      return;
+    }
+    case DType::BF16: {
+      const uint16_t* p = static_cast<const uint16_t*>(data) + offset;
+      for (size_t i = 0; i < n; ++i) out[i] = bf16_to_f32(p[i]);
+      return;
+    }
+  }
+}
+
+namespace ops {
+namespace {
+
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+float dot(const float* a, const float* b, int64_t n) {
+  // 8 partial sums: vectorisable without -ffast-math.
+  float s[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) s[j] += a[i + j] * b[i + j];
+  float t = 0;
+  for (; i < n; ++i) t += a[i] * b[i];
+  return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7])) + t;
+}
+
+}  // namespace
+
+void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y) {
+  const int64_t N = W.rows, K = W.cols;
+  pool.parallel_for(N, 16, [&](int64_t n0, int64_t n1, int) {
+    // One converted weight row per thread; allocated once per thread, reused.
+    thread_local std::vector<float> row;
+    if (static_cast<int64_t>(row.size()) < K) row.resize(K);
+    for (int64_t n = n0; n < n1; ++n) {
+      const float* w;
+      if (W.dtype == DType::F32) {
+        w = static_cast<const float*>(W.data) + n * K;
+      } else {
+        to_f32(W.dtype, W.data, static_cast<size_t>(n * K), static_cast<size_t>(K), row.data());
+        w = row.data();
+      }
+      const float b = bias ? bias[n] : 0.0f;
+      for (int64_t m = 0; m < M; ++m) y[m * N + n] = dot(x + m * K, w, K) + b;
+    }
+  });
+}
+
+void layer_norm(const float* x, int64_t rows, int64_t n, const float* g, const float* b, float eps, float* y) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * n;
+    float* yr = y + r * n;
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < n; ++i) mean += xr[i];
+    mean /= n;
+    for (int64_t i = 0; i < n; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+    var /= n;
+    const float inv = static_cast<float>(1.0 / std::sqrt(var + eps));
+    for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] - static_cast<float>(mean)) * inv * g[i] + b[i];
+  }
+}
+
+void rms_norm(const float* x, int64_t rows, int64_t n, const float* w, float eps, float* y) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * n;
+    float* yr = y + r * n;
+    double ss = 0;
+    for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+    const float inv = static_cast<float>(1.0 / std::sqrt(ss / n + eps));
+    for (int64_t i = 0; i < n; ++i) yr[i] = w[i] * (xr[i] * inv);
+  }
+}
+
+void gelu_erf(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
+}
+
+void swiglu(const float* gate, const float* up, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
+void add_inplace(float* x, const float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+void softmax_inplace(float* x, int64_t n) {
+  float mx = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) mx = std::max(mx, x[i]);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void rope_neox(float* x, int head_dim, int64_t pos, const float* inv_freq) {
+  const int half = head_dim / 2;
+  for (int j = 0; j < half; ++j) {
+    // Angle in fp32 as the reference (pos · inv_freq), cos/sin of it.
+    const float ang = static_cast<float>(pos) * inv_freq[j];
+    const float c = std::cos(ang), s = std::sin(ang);
+    const float a = x[j], b = x[j + half];
+    x[j] = a * c - b * s;
+    x[j + half] = b * c + a * s;
+  }
+}
+
+}  // namespace ops
+}  // namespace qasr

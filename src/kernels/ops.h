@@ -1,0 +1,31 @@
+// Reference compute kernels (f32 activations; weights f32/f16/bf16 used in place).
+// Plain, correct and multi-threaded over output rows; the fast kernels of the
+// speed work slot in behind the same signatures. Shapes: row-major, innermost last.
+#pragma once
+
+#include <cstdint>
+
+#include "base/thread_pool.h"
+#include "kernels/tensor.h"
+
+namespace qasr::ops {
+
+// y[M][N] = x[M][K] · W[N][K]ᵀ (+ bias[N]).  W.cols must equal K.
+void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y);
+
+// LayerNorm over the last dim (n), eps as given: y = (x − mean)/sqrt(var + eps)·g + b.
+void layer_norm(const float* x, int64_t rows, int64_t n, const float* g, const float* b, float eps, float* y);
+// RMSNorm: y = w ⊙ x / sqrt(mean(x²) + eps).
+void rms_norm(const float* x, int64_t rows, int64_t n, const float* w, float eps, float* y);
+
+void gelu_erf(float* x, int64_t n);  // exact erf form (never the tanh approximation)
+// out[i] = silu(gate[i]) · up[i]
+void swiglu(const float* gate, const float* up, int64_t n, float* out);
+void add_inplace(float* x, const float* y, int64_t n);
+void softmax_inplace(float* x, int64_t n);
+
+// NeoX rotate-half RoPE on one head vector of `head_dim` at position `pos`.
+// inv_freq has head_dim/2 entries.
+void rope_neox(float* x, int head_dim, int64_t pos, const float* inv_freq);
+
+}  // namespace qasr::ops

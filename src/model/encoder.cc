@@ -1,0 +1,133 @@
+// Audio encoder ("AuT"), following the official Qwen3ASRAudioEncoder.forward
+// (spec §3; OFF-MOD) with the trained windowed attention (§3.7, pitfall P1).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "kernels/ops.h"
+#include "model/forward.h"
+
+namespace qasr {
+namespace {
+
+// 3×3, stride 2, padding 1 convolution as im2col + matmul, in HWC layout.
+// in [H][W][Cin] → out [Ho][Wo][Cout] = GELU(conv + bias). col: [Ho·Wo][Cin·9]
+// with K index ci·9 + kh·3 + kw, matching PyTorch's [Cout][Cin][3][3] weights.
+void conv3x3s2_gelu(ThreadPool& pool, const float* in, int64_t H, int64_t W, int64_t Cin, const Mat& w,
+                    const float* bias, float* col, float* out, int64_t* Ho_out, int64_t* Wo_out) {
+  const int64_t Ho = (H + 1) / 2, Wo = (W + 1) / 2, K = Cin * 9;
+  for (int64_t ho = 0; ho < Ho; ++ho)
+    for (int64_t wo = 0; wo < Wo; ++wo) {
+      float* c = col + (ho * Wo + wo) * K;
+      for (int kh = 0; kh < 3; ++kh)
+        for (int kw = 0; kw < 3; ++kw) {
+          const int64_t hi = 2 * ho - 1 + kh, wi = 2 * wo - 1 + kw;
+          const bool inside = hi >= 0 && hi < H && wi >= 0 && wi < W;
+          for (int64_t ci = 0; ci < Cin; ++ci) c[ci * 9 + kh * 3 + kw] = inside ? in[(hi * W + wi) * Cin + ci] : 0.0f;
+        }
+    }
+  ops::matmul(pool, col, Ho * Wo, w, bias, out);
+  ops::gelu_erf(out, Ho * Wo * w.rows);
+  *Ho_out = Ho;
+  *Wo_out = Wo;
+}
+
+int64_t tokens_for(int64_t frames) {  // g(r) = ceil(ceil(ceil(r/2)/2)/2), g(0) = 0
+  return frames <= 0 ? 0 : (((frames + 1) / 2 + 1) / 2 + 1) / 2;
+}
+
+// Bidirectional multi-head attention inside each window of `win` tokens.
+// q/k/v/out: [N][d] with heads of hd side by side.
+void windowed_attention(ThreadPool& pool, const float* q, const float* k, const float* v, int64_t N, int64_t d,
+                        int64_t heads, int64_t win, float* out) {
+  const int64_t hd = d / heads, n_win = (N + win - 1) / win;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  pool.parallel_for(n_win * heads, 1, [&](int64_t b, int64_t e, int) {
+    thread_local std::vector<float> scores;
+    if (static_cast<int64_t>(scores.size()) < win) scores.resize(win);
+    for (int64_t job = b; job < e; ++job) {
+      const int64_t w = job / heads, h = job % heads;
+      const int64_t s0 = w * win, s1 = std::min(N, s0 + win), n = s1 - s0;
+      for (int64_t i = s0; i < s1; ++i) {
+        const float* qi = q + i * d + h * hd;
+        for (int64_t j = 0; j < n; ++j) {
+          const float* kj = k + (s0 + j) * d + h * hd;
+          float acc = 0;
+          for (int64_t c = 0; c < hd; ++c) acc += qi[c] * kj[c];
+          scores[j] = acc * scale;
+        }
+        ops::softmax_inplace(scores.data(), n);
+        float* oi = out + i * d + h * hd;
+        std::fill(oi, oi + hd, 0.0f);
+        for (int64_t j = 0; j < n; ++j) {
+          const float p = scores[j];
+          const float* vj = v + (s0 + j) * d + h * hd;
+          for (int64_t c = 0; c < hd; ++c) oi[c] += p * vj[c];
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+int64_t encode_audio(const Model& m, Session& s, ThreadPool& pool, const LogMel& mel) {
+  const AudioConfig& a = m.config().audio;
+  const EncoderWeights& w = m.encoder();
+  auto& b = s.enc;
+  const int64_t T = mel.n_frames, chunk = a.chunk_frames(), d = a.d_model, C = a.conv_channels;
+  const int64_t n_chunks = (T + chunk - 1) / chunk;
+  // Chunks are zero-padded to the longest one: 100 frames once T ≥ 100 (spec §3.2, P4).
+  const int64_t L_max = std::min(T, chunk);
+  const int64_t N = audio_token_count(a, T);
+
+  // 1. Conv stem, conv_out and positions, chunk by chunk; keep each chunk's valid tokens.
+  int64_t row = 0;
+  for (int64_t c = 0; c < n_chunks; ++c) {
+    const int64_t f0 = c * chunk, Lc = std::min(chunk, T - f0);
+    // conv_in [mel][L_max][1] (HWC with one channel), zeros beyond the chunk.
+    for (int64_t f = 0; f < a.num_mel_bins; ++f)
+      for (int64_t t = 0; t < L_max; ++t) b.conv_in[f * L_max + t] = t < Lc ? mel.row(static_cast<int>(f))[f0 + t] : 0.0f;
+    int64_t H1, W1, H2, W2, H3, W3;
+    conv3x3s2_gelu(pool, b.conv_in, a.num_mel_bins, L_max, 1, w.conv1, w.conv1_b, b.col, b.a1, &H1, &W1);
+    conv3x3s2_gelu(pool, b.a1, H1, W1, C, w.conv2, w.conv2_b, b.col, b.a2, &H2, &W2);
+    conv3x3s2_gelu(pool, b.a2, H2, W2, C, w.conv3, w.conv3_b, b.col, b.a3, &H3, &W3);
+    // Flatten (N, C, F, t) → (t, C·F): feature index c·F + f.
+    for (int64_t t = 0; t < W3; ++t)
+      for (int64_t ch = 0; ch < C; ++ch)
+        for (int64_t f = 0; f < H3; ++f) b.feat[t * C * H3 + ch * H3 + f] = b.a3[(f * W3 + t) * C + ch];
+    ops::matmul(pool, b.feat, W3, w.conv_out, nullptr, b.chunk_out);
+    const int64_t valid = tokens_for(Lc);
+    for (int64_t t = 0; t < valid; ++t)
+      for (int64_t j = 0; j < d; ++j) b.x[(row + t) * d + j] = b.chunk_out[t * d + j] + w.pos_emb[t * d + j];
+    row += valid;
+  }
+
+  // 2. Transformer layers with block-diagonal windows: tokens of the longest chunk ×
+  //    (n_window_infer / chunk) = 13 × 8 = 104 for the real configs (spec §3.7).
+  const int64_t win = tokens_for(L_max) * (a.n_window_infer / chunk);
+  for (const EncoderLayerWeights& l : w.layers) {
+    ops::layer_norm(b.x, N, d, l.ln1_g, l.ln1_b, 1e-5f, b.ln);
+    ops::matmul(pool, b.ln, N, l.q, l.q_b, b.q);
+    ops::matmul(pool, b.ln, N, l.k, l.k_b, b.k);
+    ops::matmul(pool, b.ln, N, l.v, l.v_b, b.v);
+    windowed_attention(pool, b.q, b.k, b.v, N, d, a.heads, win, b.attn);
+    ops::matmul(pool, b.attn, N, l.o, l.o_b, b.ln);
+    ops::add_inplace(b.x, b.ln, N * d);
+    ops::layer_norm(b.x, N, d, l.ln2_g, l.ln2_b, 1e-5f, b.ln);
+    ops::matmul(pool, b.ln, N, l.fc1, l.fc1_b, b.ffn);
+    ops::gelu_erf(b.ffn, N * a.ffn);
+    ops::matmul(pool, b.ffn, N, l.fc2, l.fc2_b, b.ln);
+    ops::add_inplace(b.x, b.ln, N * d);
+  }
+
+  // 3. Output head: ln_post → proj1 → GELU → proj2.
+  ops::layer_norm(b.x, N, d, w.ln_post_g, w.ln_post_b, 1e-5f, b.ln);
+  ops::matmul(pool, b.ln, N, w.proj1, w.proj1_b, b.q);
+  ops::gelu_erf(b.q, N * d);
+  ops::matmul(pool, b.q, N, w.proj2, w.proj2_b, b.out);
+  return N;
+}
+
+}  // namespace qasr

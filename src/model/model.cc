@@ -1,0 +1,182 @@
+#include "model/model.h"
+
+#include <sys/stat.h>
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "base/io.h"
+
+namespace qasr {
+namespace {
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string o = "[";
+  for (size_t i = 0; i < s.size(); ++i) o += (i ? ", " : "") + std::to_string(s[i]);
+  return o + "]";
+}
+
+// Looks tensors up by name and checks their shapes against the config.
+struct Binder {
+  const SafetensorsSet& set;
+  std::vector<std::unique_ptr<std::vector<float>>>& small;
+  Status status = Status::Ok();
+
+  const TensorView* get(const std::string& name, const std::vector<int64_t>& shape) {
+    if (!status.ok()) return nullptr;
+    auto it = set.by_name.find(name);
+    if (it == set.by_name.end()) {
+      status = Status::Error(fmt::format("missing tensor '{}' (expected shape {})", name, shape_str(shape)));
+      return nullptr;
+    }
+    if (it->second.shape != shape) {
+      status = Status::Error(fmt::format("tensor '{}' has shape {}, expected {} from config.json", name,
+                                         shape_str(it->second.shape), shape_str(shape)));
+      return nullptr;
+    }
+    return &it->second;
+  }
+  Mat mat(const std::string& name, int64_t rows, int64_t cols) {
+    const TensorView* t = get(name, {rows, cols});
+    return t ? Mat{t->dtype, rows, cols, t->data} : Mat{};
+  }
+  Mat conv(const std::string& name, int64_t out, int64_t in) {
+    const TensorView* t = get(name, {out, in, 3, 3});
+    return t ? Mat{t->dtype, out, in * 9, t->data} : Mat{};
+  }
+  const float* vec(const std::string& name, int64_t n) {
+    const TensorView* t = get(name, {n});
+    if (!t) return nullptr;
+    auto v = std::make_unique<std::vector<float>>(n);
+    to_f32(t->dtype, t->data, 0, n, v->data());
+    small.push_back(std::move(v));
+    return small.back()->data();
+  }
+};
+
+}  // namespace
+
+size_t Model::owned_bytes() const {
+  size_t n = 0;
+  for (const auto& v : small_) n += v->size() * sizeof(float);
+  n += enc_.pos_emb.size() * sizeof(float) + dec_.inv_freq.size() * sizeof(float);
+  return n;
+}
+
+Expected<std::shared_ptr<const Model>> Model::load(const std::string& path, const LoadOptions& opts) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Status::Error(fmt::format("model '{}' does not exist", path));
+  if (!S_ISDIR(st.st_mode))
+    return Status::Error(fmt::format("model '{}': expected a Hugging Face folder (config.json + safetensors)", path));
+  std::shared_ptr<Model> m(new Model());
+  m->path_ = path;
+  QASR_ASSIGN_OR_RETURN(std::string cfg_text, read_file(path + "/config.json"));
+  auto cfg = parse_model_config(cfg_text);
+  if (!cfg.ok()) return Status::Error(fmt::format("'{}': {}", path, cfg.error()));
+  m->config_ = *cfg;
+  QASR_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::load_dir(path));
+  m->tokenizer_ = std::make_unique<Tokenizer>(std::move(tok));
+  QASR_ASSIGN_OR_RETURN(m->special_, find_special_tokens(*m->tokenizer_));
+  QASR_RETURN_IF_ERROR(apply_model_config_files(m->special_, path));
+  if (m->config_.text.vocab < m->tokenizer_->size())
+    return Status::Error(fmt::format("'{}': vocab_size {} is smaller than the tokenizer's {} ids", path,
+                                     m->config_.text.vocab, m->tokenizer_->size()));
+  MelConfig mc;
+  mc.n_mels = m->config_.audio.num_mel_bins;
+  m->mel_ = std::make_unique<MelExtractor>(mc);
+
+  auto set = open_safetensors_dir(path);
+  if (!set.ok()) return set.status();
+  m->weights_ = std::move(set).value();
+  (void)opts;
+
+  const AudioConfig& a = m->config_.audio;
+  const TextConfig& t = m->config_.text;
+  Binder b{m->weights_, m->small_};
+  EncoderWeights& e = m->enc_;
+  const std::string ap = "thinker.audio_tower.";
+  const int64_t C = a.conv_channels, d = a.d_model, F = a.freq_after_conv();
+  e.conv1 = b.conv(ap + "conv2d1.weight", C, 1);
+  e.conv1_b = b.vec(ap + "conv2d1.bias", C);
+  e.conv2 = b.conv(ap + "conv2d2.weight", C, C);
+  e.conv2_b = b.vec(ap + "conv2d2.bias", C);
+  e.conv3 = b.conv(ap + "conv2d3.weight", C, C);
+  e.conv3_b = b.vec(ap + "conv2d3.bias", C);
+  e.conv_out = b.mat(ap + "conv_out.weight", d, C * F);
+  for (int i = 0; i < a.layers; ++i) {
+    const std::string p = ap + fmt::format("layers.{}.", i);
+    EncoderLayerWeights l;
+    l.ln1_g = b.vec(p + "self_attn_layer_norm.weight", d);
+    l.ln1_b = b.vec(p + "self_attn_layer_norm.bias", d);
+    l.q = b.mat(p + "self_attn.q_proj.weight", d, d);
+    l.q_b = b.vec(p + "self_attn.q_proj.bias", d);
+    l.k = b.mat(p + "self_attn.k_proj.weight", d, d);
+    l.k_b = b.vec(p + "self_attn.k_proj.bias", d);
+    l.v = b.mat(p + "self_attn.v_proj.weight", d, d);
+    l.v_b = b.vec(p + "self_attn.v_proj.bias", d);
+    l.o = b.mat(p + "self_attn.out_proj.weight", d, d);
+    l.o_b = b.vec(p + "self_attn.out_proj.bias", d);
+    l.ln2_g = b.vec(p + "final_layer_norm.weight", d);
+    l.ln2_b = b.vec(p + "final_layer_norm.bias", d);
+    l.fc1 = b.mat(p + "fc1.weight", a.ffn, d);
+    l.fc1_b = b.vec(p + "fc1.bias", a.ffn);
+    l.fc2 = b.mat(p + "fc2.weight", d, a.ffn);
+    l.fc2_b = b.vec(p + "fc2.bias", d);
+    e.layers.push_back(l);
+  }
+  e.ln_post_g = b.vec(ap + "ln_post.weight", d);
+  e.ln_post_b = b.vec(ap + "ln_post.bias", d);
+  e.proj1 = b.mat(ap + "proj1.weight", d, d);
+  e.proj1_b = b.vec(ap + "proj1.bias", d);
+  e.proj2 = b.mat(ap + "proj2.weight", a.output_dim, d);
+  e.proj2_b = b.vec(ap + "proj2.bias", a.output_dim);
+
+  DecoderWeights& dw = m->dec_;
+  const int64_t h = t.hidden, hd = t.head_dim;
+  dw.embed = b.mat("thinker.model.embed_tokens.weight", t.vocab, h);
+  dw.lm_head = dw.embed;  // tied (spec §4.5): the stored lm_head copy, if any, is not used
+  if (auto it = m->weights_.by_name.find("thinker.lm_head.weight"); it != m->weights_.by_name.end()) {
+    if (it->second.shape != std::vector<int64_t>{t.vocab, h})
+      return Status::Error(fmt::format("'{}': tensor 'thinker.lm_head.weight' has shape {}, expected {}", path,
+                                       shape_str(it->second.shape), shape_str({t.vocab, h})));
+  }
+  for (int i = 0; i < t.layers; ++i) {
+    const std::string p = fmt::format("thinker.model.layers.{}.", i);
+    DecoderLayerWeights l;
+    l.in_norm = b.vec(p + "input_layernorm.weight", h);
+    l.post_norm = b.vec(p + "post_attention_layernorm.weight", h);
+    l.q = b.mat(p + "self_attn.q_proj.weight", t.heads * hd, h);
+    l.k = b.mat(p + "self_attn.k_proj.weight", t.kv_heads * hd, h);
+    l.v = b.mat(p + "self_attn.v_proj.weight", t.kv_heads * hd, h);
+    l.o = b.mat(p + "self_attn.o_proj.weight", h, t.heads * hd);
+    l.q_norm = b.vec(p + "self_attn.q_norm.weight", hd);
+    l.k_norm = b.vec(p + "self_attn.k_norm.weight", hd);
+    l.gate = b.mat(p + "mlp.gate_proj.weight", t.intermediate, h);
+    l.up = b.mat(p + "mlp.up_proj.weight", t.intermediate, h);
+    l.down = b.mat(p + "mlp.down_proj.weight", h, t.intermediate);
+    dw.layers.push_back(l);
+  }
+  dw.norm = b.vec("thinker.model.norm.weight", h);
+  if (!b.status.ok()) return Status::Error(fmt::format("'{}': {}", path, b.status.message()));
+
+  // Sinusoid positions per chunk (spec §3.4): inc = ln(10000)/(half − 1).
+  const int tokens_per_chunk = static_cast<int>(audio_token_count(a, a.chunk_frames()));
+  const int half = a.d_model / 2;
+  const double inc = std::log(10000.0) / (half - 1);
+  e.pos_emb.resize(static_cast<size_t>(tokens_per_chunk) * d);
+  for (int p = 0; p < tokens_per_chunk; ++p)
+    for (int j = 0; j < half; ++j) {
+      const float inv = static_cast<float>(std::exp(-inc * j));
+      const float ang = static_cast<float>(p) * inv;
+      e.pos_emb[p * d + j] = std::sin(ang);
+      e.pos_emb[p * d + half + j] = std::cos(ang);
+    }
+  // RoPE: inv_freq_j = theta^(−2j/hd) in fp32.
+  dw.inv_freq.resize(hd / 2);
+  for (int j = 0; j < hd / 2; ++j)
+    dw.inv_freq[j] = static_cast<float>(1.0 / std::pow(t.rope_theta, 2.0 * j / static_cast<double>(hd)));
+  return std::shared_ptr<const Model>(std::move(m));
+}
+
+}  // namespace qasr

@@ -1,0 +1,98 @@
+// The immutable Qwen3-ASR model: config, tokenizer, special ids, mel front end and
+// weight views into the mapped files. Load once, share across threads
+// (std::shared_ptr<const Model>); unload = last reference dropped → munmap.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "features/mel.h"
+#include "kernels/tensor.h"
+#include "model/config.h"
+#include "text/special_tokens.h"
+#include "text/tokenizer.h"
+#include "weights/safetensors.h"
+
+namespace qasr {
+
+// Audio encoder weights (spec §10, prefix thinker.audio_tower.). Mats are views
+// into the mapping; `const float*` vectors (norms, biases) are small f32 copies
+// owned by the Model.
+struct EncoderLayerWeights {
+  const float *ln1_g, *ln1_b;     // self_attn_layer_norm [d]
+  Mat q, k, v, o;                 // [d][d]
+  const float *q_b, *k_b, *v_b, *o_b;
+  const float *ln2_g, *ln2_b;     // final_layer_norm [d]
+  Mat fc1;                        // [ffn][d]
+  const float* fc1_b;
+  Mat fc2;                        // [d][ffn]
+  const float* fc2_b;
+};
+
+struct EncoderWeights {
+  Mat conv1, conv2, conv3;        // [C][Cin·3·3] (PyTorch [C][Cin][3][3] flattened)
+  const float *conv1_b, *conv2_b, *conv3_b;
+  Mat conv_out;                   // [d][C·F] no bias, feature index c·F + f
+  std::vector<EncoderLayerWeights> layers;
+  const float *ln_post_g, *ln_post_b;
+  Mat proj1;                      // [d][d]
+  const float* proj1_b;
+  Mat proj2;                      // [out][d]
+  const float* proj2_b;
+  std::vector<float> pos_emb;     // [chunk tokens][d] sinusoids (spec §3.4), computed at load
+};
+
+struct DecoderLayerWeights {
+  const float *in_norm, *post_norm;  // [hidden]
+  Mat q, k, v, o;                    // q [H·hd][h], k/v [KV·hd][h], o [h][H·hd]
+  const float *q_norm, *k_norm;      // [hd]
+  Mat gate, up, down;                // [I][h], [I][h], [h][I]
+};
+
+struct DecoderWeights {
+  Mat embed;      // [vocab][h]
+  Mat lm_head;    // logits weight: the tied embedding for HF checkpoints
+  std::vector<DecoderLayerWeights> layers;
+  const float* norm;  // [h]
+  std::vector<float> inv_freq;  // [hd/2] RoPE inverse frequencies
+};
+
+struct LoadOptions {
+  bool populate = false;  // pre-fault the mapping at load (pay page-in up front)
+};
+
+class Model {
+ public:
+  // `path`: a Hugging Face folder (config.json, generation_config.json, tokenizer
+  // files, model.safetensors or shards + index).
+  static Expected<std::shared_ptr<const Model>> load(const std::string& path, const LoadOptions& opts = {});
+
+  const ModelConfig& config() const { return config_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  const SpecialTokens& special() const { return special_; }
+  const MelExtractor& mel() const { return *mel_; }
+  const EncoderWeights& encoder() const { return enc_; }
+  const DecoderWeights& decoder() const { return dec_; }
+  const std::string& path() const { return path_; }
+  std::string format() const { return "hf-safetensors"; }
+
+  // What the model holds: bytes of mapped files and of memory it owns.
+  size_t mapped_bytes() const { return weights_.mapped_bytes(); }
+  size_t owned_bytes() const;
+
+ private:
+  Model() = default;
+  std::string path_;
+  ModelConfig config_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  SpecialTokens special_;
+  std::unique_ptr<MelExtractor> mel_;
+  SafetensorsSet weights_;
+  std::vector<std::unique_ptr<std::vector<float>>> small_;  // f32 copies of 1-D tensors
+  EncoderWeights enc_;
+  DecoderWeights dec_;
+};
+
+}  // namespace qasr

@@ -1,0 +1,31 @@
+// Random-weight checkpoints in the official Hugging Face layout (config.json,
+// generation_config.json, preprocessor_config.json, the real tokenizer files, and
+// model.safetensors in bf16 with the official tensor names), for tests and
+// benchmarks without downloads. Accuracy of such a model is meaningless.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "base/status.h"
+#include "model/config.h"
+
+namespace qasr {
+
+struct SynthSpec {
+  ModelConfig config;
+  // Make attention far from uniform, so wrong windows or masks show in outputs:
+  float qk_norm_scale = 1.0f;   // decoder q_norm/k_norm weights (q/k scales cancel under QK-norm)
+  float enc_attn_scale = 1.0f;  // encoder q/k/v/out projections
+  float conv_scale = 1.0f;      // encoder conv stem
+  bool write_lm_head = true;    // the redundant thinker.lm_head.weight copy of real checkpoints
+};
+
+// "tiny" | "0.6b" | "1.7b". Tiny: text 128 hidden / 2 layers / 4 heads / 2 KV / head_dim 32 /
+// FFN 256; audio d_model 64 / 2 layers / 4 heads / FFN 128 / 32 conv channels; real vocab and ids.
+Expected<SynthSpec> synth_preset(const std::string& name);
+
+// Writes the folder. `asset_dir` holds qwen3-asr-tokenizer/ and qwen3-asr-0.6b/.
+Status write_synthetic_hf(const std::string& dir, const SynthSpec& spec, uint64_t seed, const std::string& asset_dir);
+
+}  // namespace qasr

@@ -1,0 +1,173 @@
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "audio/audio.h"
+#include "base/io.h"
+#include "base/utf8.h"
+#include "model/model.h"
+#include "model_fixture.h"
+#include "pipeline/session.h"
+#include "pipeline/transcribe.h"
+
+namespace qasr {
+namespace {
+
+using testing::tiny_model_dir;
+
+// Copies the tiny model into a fresh folder whose files a test may damage.
+std::string copy_model(const std::string& name) {
+  std::string d = testing::scratch_dir(name);
+  std::string cmd = "cp -r '" + tiny_model_dir() + "/.' '" + d + "/'";
+  if (std::system(cmd.c_str()) != 0) std::abort();
+  return d;
+}
+
+Pcm16k clip(const std::string& rel) {
+  auto p = load_audio_file(testing::data_path(rel));
+  if (!p.ok()) std::abort();
+  return std::move(p).value();
+}
+
+TEST(Model, LoadsAndDescribesItself) {
+  auto m = Model::load(tiny_model_dir());
+  ASSERT_TRUE(m.ok()) << m.error();
+  EXPECT_EQ((*m)->config().audio.d_model, 64);
+  EXPECT_EQ((*m)->config().text.vocab, 151936);
+  EXPECT_GT((*m)->mapped_bytes(), 70u << 20);
+  EXPECT_LT((*m)->owned_bytes(), 1u << 20);  // only norms/biases/tables are copied
+  EXPECT_EQ((*m)->special().stop_ids, (std::vector<int32_t>{151643, 151645}));
+}
+
+TEST(Model, ThreadCountDoesNotChangeResults) {
+  auto m = Model::load(tiny_model_dir());
+  ASSERT_TRUE(m.ok());
+  auto s = Session::create(*m, SessionLimits{60.0, 32, 64});
+  ASSERT_TRUE(s.ok()) << s.error();
+  Pcm16k a = clip("audio/wenet_aishell-BAC009S0724W0121.wav");
+  TranscribeOptions o;
+  o.max_new_tokens = 12;
+  o.ignore_eos = true;
+  ThreadPool p1(1), p2(2);
+  auto r1 = transcribe(**s, p1, a, o);
+  (*s)->reset();
+  auto r2 = transcribe(**s, p2, a, o);
+  ASSERT_TRUE(r1.ok() && r2.ok());
+  EXPECT_EQ(r1->token_ids, r2->token_ids);
+  EXPECT_EQ(r1->token_ids.size(), 12u);
+  EXPECT_EQ(r1->n_audio_tokens, 56);
+}
+
+TEST(Model, SilenceIsValidInput) {
+  auto m = Model::load(tiny_model_dir());
+  ASSERT_TRUE(m.ok());
+  auto s = Session::create(*m, SessionLimits{10.0, 8, 16});
+  ASSERT_TRUE(s.ok());
+  ThreadPool pool(2);
+  Pcm16k silence{std::vector<float>(16000, 0.0f)};
+  TranscribeOptions o;
+  o.max_new_tokens = 8;
+  auto r = transcribe(**s, pool, silence, o);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->n_audio_tokens, 13);
+}
+
+TEST(Model, AudioLongerThanTheSessionLimitIsAClearError) {
+  auto m = Model::load(tiny_model_dir());
+  ASSERT_TRUE(m.ok());
+  auto s = Session::create(*m, SessionLimits{5.0, 8, 16});
+  ASSERT_TRUE(s.ok());
+  ThreadPool pool(1);
+  TranscribeOptions o;
+  o.max_new_tokens = 4;
+  auto r = transcribe(**s, pool, clip("audio/whisper.cpp_jfk.wav"), o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("limit"), std::string::npos) << r.error();
+}
+
+TEST(Model, StreamingPiecesConcatenateToTheText) {
+  auto m = Model::load(tiny_model_dir());
+  ASSERT_TRUE(m.ok());
+  auto s = Session::create(*m, SessionLimits{20.0, 24, 16});
+  ASSERT_TRUE(s.ok());
+  ThreadPool pool(2);
+  TranscribeOptions o;
+  o.max_new_tokens = 24;
+  o.ignore_eos = true;
+  o.language = "English";  // forced: everything generated is transcript
+  std::string streamed;
+  auto r = transcribe(**s, pool, clip("audio/whisper.cpp_jfk.wav"), o,
+                      [&](std::string_view piece) { streamed += piece; });
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->language, "English");
+  // The parsed text is the stripped, repetition-fixed decode; the stream is the raw decode.
+  EXPECT_EQ(utf8::strip(streamed), utf8::strip(r->raw));
+}
+
+// ---- bad model files: clear errors, never a crash or a half-loaded model ----
+
+void expect_load_error(const std::string& dir, const std::string& needle) {
+  auto m = Model::load(dir);
+  ASSERT_FALSE(m.ok()) << "loaded a damaged model from " << dir;
+  EXPECT_NE(m.error().find(needle), std::string::npos) << m.error();
+}
+
+TEST(ModelErrors, MissingFolder) { expect_load_error("/nonexistent/model", "does not exist"); }
+
+TEST(ModelErrors, MissingWeights) {
+  std::string d = copy_model("noweights");
+  std::remove((d + "/model.safetensors").c_str());
+  expect_load_error(d, "model.safetensors");
+}
+
+TEST(ModelErrors, TruncatedSafetensors) {
+  std::string d = copy_model("trunc");
+  ASSERT_EQ(::truncate((d + "/model.safetensors").c_str(), 50 << 20), 0);
+  expect_load_error(d, "outside the file");
+}
+
+TEST(ModelErrors, HeaderLengthBeyondFile) {
+  std::string d = copy_model("hdr");
+  std::fstream f(d + "/model.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+  const unsigned char big[8] = {0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0};
+  f.write(reinterpret_cast<const char*>(big), 8);
+  f.close();
+  expect_load_error(d, "header length");
+}
+
+TEST(ModelErrors, ConfigContradictsWeights) {
+  std::string d = copy_model("cfg");
+  auto text = read_file(d + "/config.json");
+  ASSERT_TRUE(text.ok());
+  std::string s = *text;
+  size_t p = s.find("\"encoder_ffn_dim\": 128");
+  ASSERT_NE(p, std::string::npos);
+  s.replace(p, 22, "\"encoder_ffn_dim\": 256");
+  ASSERT_TRUE(write_file(d + "/config.json", s).ok());
+  expect_load_error(d, "expected [256, 64]");
+}
+
+TEST(ModelErrors, MissingTensor) {
+  // Rename one tensor in the header (same length keeps every offset valid).
+  std::string d = copy_model("missing");
+  auto bytes = read_file(d + "/model.safetensors", size_t{1} << 31);
+  ASSERT_TRUE(bytes.ok());
+  std::string b = *bytes;
+  size_t p = b.find("thinker.model.norm.weight");
+  ASSERT_NE(p, std::string::npos);
+  b.replace(p, 25, "thinker.model.morm.weight");
+  ASSERT_TRUE(write_file(d + "/model.safetensors", b).ok());
+  expect_load_error(d, "missing tensor 'thinker.model.norm.weight'");
+}
+
+TEST(ModelErrors, BrokenConfigJson) {
+  std::string d = copy_model("badjson");
+  ASSERT_TRUE(write_file(d + "/config.json", "{\"thinker_config\": ").ok());
+  expect_load_error(d, "config.json");
+}
+
+}  // namespace
+}  // namespace qasr
