@@ -8,6 +8,10 @@
 #include "audio/audio.h"
 #include "base/io.h"
 #include "base/utf8.h"
+#include "weights/safetensors.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include "model/model.h"
 #include "model_fixture.h"
 #include "pipeline/session.h"
@@ -17,6 +21,8 @@ namespace qasr {
 namespace {
 
 using testing::tiny_model_dir;
+
+void expect_load_error(const std::string& dir, const std::string& needle);
 
 // Copies the tiny model into a fresh folder whose files a test may damage.
 std::string copy_model(const std::string& name) {
@@ -107,13 +113,68 @@ TEST(Model, StreamingPiecesConcatenateToTheText) {
   EXPECT_EQ(utf8::strip(streamed), utf8::strip(r->raw));
 }
 
+// Splits model.safetensors into two shards + model.safetensors.index.json (the 1.7B layout).
+void shard_model(const std::string& d) {
+  auto st = open_safetensors(d + "/model.safetensors");
+  ASSERT_TRUE(st.ok()) << st.error();
+  nlohmann::json index = {{"metadata", {{"total_size", 0}}}, {"weight_map", nlohmann::json::object()}};
+  for (int shard = 0; shard < 2; ++shard) {
+    std::string name = fmt::format("model-0000{}-of-00002.safetensors", shard + 1);
+    nlohmann::json h = nlohmann::json::object();
+    std::string data;
+    for (size_t i = 0; i < st->tensors.size(); ++i) {
+      if (static_cast<int>(i % 2) != shard) continue;
+      const TensorView& t = st->tensors[i];
+      h[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {data.size(), data.size() + t.nbytes}}};
+      data.append(static_cast<const char*>(t.data), t.nbytes);
+      index["weight_map"][t.name] = name;
+    }
+    std::string hs = h.dump();
+    hs.append((8 - (8 + hs.size()) % 8) % 8, ' ');
+    std::string file(8, '\0');
+    for (int b = 0; b < 8; ++b) file[b] = static_cast<char>((static_cast<uint64_t>(hs.size()) >> (8 * b)) & 0xff);
+    ASSERT_TRUE(write_file(d + "/" + name, file + hs + data).ok());
+  }
+  ASSERT_TRUE(write_file(d + "/model.safetensors.index.json", index.dump(2)).ok());
+  std::remove((d + "/model.safetensors").c_str());
+}
+
+TEST(Model, ShardedCheckpointGivesTheSameResult) {
+  std::string d = copy_model("sharded");
+  shard_model(d);
+  auto a = Model::load(tiny_model_dir());
+  auto b = Model::load(d);
+  ASSERT_TRUE(a.ok() && b.ok()) << (b.ok() ? "" : b.error());
+  ThreadPool pool(2);
+  TranscribeOptions o;
+  o.max_new_tokens = 6;
+  o.ignore_eos = true;
+  Pcm16k pcm = clip("audio/wenet_aishell-BAC009S0724W0121.wav");
+  auto sa = Session::create(*a, SessionLimits{10.0, 8, 16});
+  auto sb = Session::create(*b, SessionLimits{10.0, 8, 16});
+  ASSERT_TRUE(sa.ok() && sb.ok());
+  auto ra = transcribe(**sa, pool, pcm, o);
+  auto rb = transcribe(**sb, pool, pcm, o);
+  ASSERT_TRUE(ra.ok() && rb.ok());
+  EXPECT_EQ(ra->token_ids, rb->token_ids);
+}
+
+TEST(ModelErrors, ShardMissingFromIndex) {
+  std::string d = copy_model("shardmissing");
+  shard_model(d);
+  std::remove((d + "/model-00002-of-00002.safetensors").c_str());
+  expect_load_error(d, "model-00002-of-00002.safetensors");
+}
+
 // ---- bad model files: clear errors, never a crash or a half-loaded model ----
 
-void expect_load_error(const std::string& dir, const std::string& needle) {
+void expect_load_error_impl(const std::string& dir, const std::string& needle) {
   auto m = Model::load(dir);
   ASSERT_FALSE(m.ok()) << "loaded a damaged model from " << dir;
   EXPECT_NE(m.error().find(needle), std::string::npos) << m.error();
 }
+
+void expect_load_error(const std::string& dir, const std::string& needle) { expect_load_error_impl(dir, needle); }
 
 TEST(ModelErrors, MissingFolder) { expect_load_error("/nonexistent/model", "does not exist"); }
 
