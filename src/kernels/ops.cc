@@ -6,6 +6,9 @@
 
 #include "base/status.h"
 #include "kernels/half.h"
+#include "kernels/quant.h"
+
+#include <cctype>
 
 namespace qasr {
 
@@ -14,17 +17,58 @@ const char* dtype_name(DType t) {
     case DType::F32: return "F32";
     case DType::F16: return "F16";
     case DType::BF16: return "BF16";
+    case DType::Q8_0: return "Q8_0";
+    case DType::Q4_0: return "Q4_0";
   }
   return "?";
 }
 
+bool parse_dtype(const std::string& s, DType* out) {
+  std::string l;
+  for (char c : s) l.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  if (l == "f32") *out = DType::F32;
+  else if (l == "f16") *out = DType::F16;
+  else if (l == "bf16") *out = DType::BF16;
+  else if (l == "q8_0") *out = DType::Q8_0;
+  else if (l == "q4_0") *out = DType::Q4_0;
+  else return false;
+  return true;
+}
+
+int ggml_type_of(DType t) {
+  switch (t) {
+    case DType::F32: return 0;
+    case DType::F16: return 1;
+    case DType::Q4_0: return 2;
+    case DType::Q8_0: return 8;
+    case DType::BF16: return 30;
+  }
+  return -1;
+}
+
+bool dtype_from_ggml(int g, DType* out) {
+  switch (g) {
+    case 0: *out = DType::F32; return true;
+    case 1: *out = DType::F16; return true;
+    case 2: *out = DType::Q4_0; return true;
+    case 8: *out = DType::Q8_0; return true;
+    case 30: *out = DType::BF16; return true;
+    default: return false;
+  }
+}
+
 float load_f32(DType t, const void* data, size_t i) {
+  if (is_quantized(t)) {
+    float block[kQK];
+    to_f32(t, data, i - i % kQK, kQK, block);
+    return block[i % kQK];
+  }
   switch (t) {
     case DType::F32: return static_cast<const float*>(data)[i];
     case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(data)[i]);
     case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(data)[i]);
+    default: return 0;
   }
-  return 0;
 }
 
 void to_f32(DType t, const void* data, size_t offset, size_t n, float* out) {
@@ -42,6 +86,14 @@ void to_f32(DType t, const void* data, size_t offset, size_t n, float* out) {
       for (size_t i = 0; i < n; ++i) out[i] = bf16_to_f32(p[i]);
       return;
     }
+    case DType::Q8_0:
+      QASR_CHECK(offset % kQK == 0 && n % kQK == 0) << offset << " " << n;
+      dequantize_q8_0(static_cast<const BlockQ8_0*>(data) + offset / kQK, out, static_cast<int64_t>(n));
+      return;
+    case DType::Q4_0:
+      QASR_CHECK(offset % kQK == 0 && n % kQK == 0) << offset << " " << n;
+      dequantize_q4_0(static_cast<const BlockQ4_0*>(data) + offset / kQK, out, static_cast<int64_t>(n));
+      return;
   }
 }
 
@@ -64,6 +116,28 @@ float dot(const float* a, const float* b, int64_t n) {
 
 void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y) {
   const int64_t N = W.rows, K = W.cols;
+  if (is_quantized(W.dtype)) {
+    // Activations quantized to q8_0 blocks, as ggml does; integer block dots.
+    QASR_CHECK(K % kQK == 0) << "quantized matrix with " << K << " columns";
+    const int64_t nb = K / kQK;
+    thread_local std::vector<BlockQ8_0> xq;
+    if (static_cast<int64_t>(xq.size()) < M * nb) xq.resize(M * nb);
+    for (int64_t m = 0; m < M; ++m) quantize_q8_0(x + m * K, xq.data() + m * nb, K);
+    const BlockQ8_0* xqp = xq.data();
+    pool.parallel_for(N, 16, [&](int64_t n0, int64_t n1, int) {
+      for (int64_t n = n0; n < n1; ++n) {
+        const float b = bias ? bias[n] : 0.0f;
+        if (W.dtype == DType::Q8_0) {
+          const BlockQ8_0* w = static_cast<const BlockQ8_0*>(W.data) + n * nb;
+          for (int64_t m = 0; m < M; ++m) y[m * N + n] = dot_q8_0_q8_0(w, xqp + m * nb, K) + b;
+        } else {
+          const BlockQ4_0* w = static_cast<const BlockQ4_0*>(W.data) + n * nb;
+          for (int64_t m = 0; m < M; ++m) y[m * N + n] = dot_q4_0_q8_0(w, xqp + m * nb, K) + b;
+        }
+      }
+    });
+    return;
+  }
   pool.parallel_for(N, 16, [&](int64_t n0, int64_t n1, int) {
     // One converted weight row per thread; allocated once per thread, reused.
     thread_local std::vector<float> row;

@@ -1,0 +1,139 @@
+#include "kernels/quant.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "kernels/half.h"
+#include "kernels/ops.h"
+
+namespace qasr {
+namespace {
+
+TEST(Quant, AllZerosBlock) {
+  std::vector<float> x(32, 0.0f);
+  BlockQ8_0 q8;
+  BlockQ4_0 q4;
+  quantize_q8_0(x.data(), &q8, 32);
+  quantize_q4_0(x.data(), &q4, 32);
+  EXPECT_EQ(q8.d, 0);
+  for (int j = 0; j < 32; ++j) EXPECT_EQ(q8.qs[j], 0);
+  EXPECT_EQ(q4.d, 0x8000);  // d = 0 / −8 = −0.0f, as ggml stores it
+  for (int j = 0; j < 16; ++j) EXPECT_EQ(q4.qs[j], 0x88);  // (int8)(0 + 8.5) = 8 in both nibbles
+  std::vector<float> y(32, 1.0f);
+  dequantize_q4_0(&q4, y.data(), 32);
+  for (float v : y) EXPECT_EQ(v, 0.0f);
+}
+
+TEST(Quant, OneHugeValue) {
+  std::vector<float> x(32, 0.01f);
+  x[5] = 1000.0f;
+  BlockQ8_0 q8;
+  BlockQ4_0 q4;
+  quantize_q8_0(x.data(), &q8, 32);
+  quantize_q4_0(x.data(), &q4, 32);
+  EXPECT_EQ(q8.d, f32_to_f16(1000.0f / 127.0f));
+  EXPECT_EQ(q8.qs[5], 127);
+  EXPECT_EQ(q8.qs[0], 0);
+  EXPECT_EQ(q4.d, f32_to_f16(-125.0f));  // d = max / −8
+  EXPECT_EQ(q4.qs[5] & 0x0F, 0);         // 1000 · (−1/125) + 8.5 = 0.5 → 0
+  EXPECT_EQ(q4.qs[0] & 0x0F, 8);
+  std::vector<float> y(32);
+  dequantize_q4_0(&q4, y.data(), 32);
+  EXPECT_EQ(y[5], 1000.0f);
+}
+
+TEST(Quant, NegativeMaxKeepsItsSign) {
+  std::vector<float> x(32, 0.0f);
+  x[0] = -4.0f;
+  x[1] = 1.0f;
+  x[17] = 3.0f;
+  BlockQ4_0 q4;
+  quantize_q4_0(x.data(), &q4, 32);
+  EXPECT_EQ(f16_to_f32(q4.d), 0.5f);  // −4 / −8
+  EXPECT_EQ(q4.qs[0] & 0x0F, 0);      // −4·2 + 8.5 = 0.5 → 0
+  EXPECT_EQ(q4.qs[1] & 0x0F, 10);     // 1·2 + 8.5 = 10.5 → 10
+  EXPECT_EQ(q4.qs[1] >> 4, 14);       // x[17] = 3: 6 + 8.5 = 14.5 → 14
+  std::vector<float> y(32);
+  dequantize_q4_0(&q4, y.data(), 32);
+  EXPECT_EQ(y[0], -4.0f);
+  EXPECT_EQ(y[17], 3.0f);
+  // A positive max of the same magnitude maps to nibble 16 → clamped to 15.
+  x[0] = 4.0f;
+  quantize_q4_0(x.data(), &q4, 32);
+  EXPECT_EQ(q4.qs[0] & 0x0F, 0);  // d = 4/−8 = −0.5: 4·(−2) + 8.5 = 0.5 → 0
+}
+
+TEST(Quant, Q8RoundsHalfAwayFromZero) {
+  std::vector<float> x(32, 0.0f);
+  x[0] = 127.0f;  // d = 1, id = 1
+  x[1] = 2.5f;
+  x[2] = -2.5f;
+  BlockQ8_0 q8;
+  quantize_q8_0(x.data(), &q8, 32);
+  EXPECT_EQ(q8.qs[1], 3);
+  EXPECT_EQ(q8.qs[2], -3);
+}
+
+TEST(Quant, RoundTripErrorBound) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0.0f, 0.02f);
+  std::vector<float> x(4096), y(4096);
+  for (float& v : x) v = nd(rng);
+  std::vector<BlockQ8_0> q8(128);
+  std::vector<BlockQ4_0> q4(128);
+  quantize_q8_0(x.data(), q8.data(), 4096);
+  dequantize_q8_0(q8.data(), y.data(), 4096);
+  // Half a step, plus the f16 rounding of d (≤ 2^-11 relative) times |q| ≤ 127.
+  for (int b = 0; b < 128; ++b) {
+    float amax = 0;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[b * 32 + j]));
+    for (int j = 0; j < 32; ++j) ASSERT_LE(std::fabs(x[b * 32 + j] - y[b * 32 + j]), amax / 127 * 0.57f + 1e-7f);
+  }
+  quantize_q4_0(x.data(), q4.data(), 4096);
+  dequantize_q4_0(q4.data(), y.data(), 4096);
+  for (int b = 0; b < 128; ++b) {
+    float amax = 0;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[b * 32 + j]));
+    for (int j = 0; j < 32; ++j) ASSERT_LE(std::fabs(x[b * 32 + j] - y[b * 32 + j]), amax / 8 * 1.01f + 1e-7f);
+  }
+}
+
+TEST(Quant, QuantizedMatmulMatchesDequantizedWithinBound) {
+  // y = x·Wᵀ with q4_0/q8_0 W against f32 math on the dequantized W: the only
+  // difference is the q8_0 rounding of the activations (≤ amax/254 per element).
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const int64_t M = 3, N = 37, K = 96;  // odd row count, 3 blocks per row
+  std::vector<float> x(M * K), w(N * K), wd(N * K), y(M * N), yr(M * N);
+  for (float& v : x) v = nd(rng);
+  for (float& v : w) v = 0.05f * nd(rng);
+  ThreadPool pool(2);
+  for (DType t : {DType::Q8_0, DType::Q4_0}) {
+    std::vector<uint8_t> buf(row_bytes(t, N * K));
+    if (t == DType::Q8_0) quantize_q8_0(w.data(), reinterpret_cast<BlockQ8_0*>(buf.data()), N * K);
+    else quantize_q4_0(w.data(), reinterpret_cast<BlockQ4_0*>(buf.data()), N * K);
+    to_f32(t, buf.data(), 0, N * K, wd.data());
+    ops::matmul(pool, x.data(), M, Mat{t, N, K, buf.data()}, nullptr, y.data());
+    ops::matmul(pool, x.data(), M, Mat{DType::F32, N, K, wd.data()}, nullptr, yr.data());
+    for (int64_t i = 0; i < M * N; ++i) {
+      float bound = 0;
+      for (int64_t k = 0; k < K; ++k) bound += std::fabs(wd[(i % N) * K + k]);
+      bound *= 3.5f / 254.0f;  // |x| ≤ ~3.5 here, per-element activation error ≤ amax/254
+      ASSERT_NEAR(y[i], yr[i], bound + 1e-5f) << dtype_name(t) << " " << i;
+    }
+  }
+}
+
+TEST(Half, F16RoundTripsAndRounds) {
+  for (float v : {0.0f, 1.0f, -2.5f, 65504.0f, 6.1035156e-05f, 5.9604645e-08f})
+    EXPECT_EQ(f16_to_f32(f32_to_f16(v)), v) << v;
+  EXPECT_EQ(f32_to_f16(1.0f + 1.0f / 2048), f32_to_f16(1.0f));  // tie → even
+  EXPECT_TRUE(std::isinf(f16_to_f32(f32_to_f16(1e6f))));
+  EXPECT_EQ(bf16_to_f32(f32_to_bf16(1.00390625f)), 1.0f);  // tie → even
+}
+
+}  // namespace
+}  // namespace qasr
