@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cmath>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -19,14 +20,15 @@ std::string shape_str(const std::vector<int64_t>& s) {
 
 // Looks tensors up by name and checks their shapes against the config.
 struct Binder {
-  const SafetensorsSet& set;
+  const std::map<std::string, TensorView>& tensors;
   std::vector<std::unique_ptr<std::vector<float>>>& small;
   Status status = Status::Ok();
+  std::set<std::string> used;
 
   const TensorView* get(const std::string& name, const std::vector<int64_t>& shape) {
     if (!status.ok()) return nullptr;
-    auto it = set.by_name.find(name);
-    if (it == set.by_name.end()) {
+    auto it = tensors.find(name);
+    if (it == tensors.end()) {
       status = Status::Error(fmt::format("missing tensor '{}' (expected shape {})", name, shape_str(shape)));
       return nullptr;
     }
@@ -35,6 +37,7 @@ struct Binder {
                                          shape_str(it->second.shape), shape_str(shape)));
       return nullptr;
     }
+    used.insert(name);
     return &it->second;
   }
   Mat mat(const std::string& name, int64_t rows, int64_t cols) {
@@ -48,6 +51,10 @@ struct Binder {
   const float* vec(const std::string& name, int64_t n) {
     const TensorView* t = get(name, {n});
     if (!t) return nullptr;
+    if (is_quantized(t->dtype)) {
+      status = Status::Error(fmt::format("tensor '{}' is {}; vectors must be F32, F16 or BF16", name, dtype_name(t->dtype)));
+      return nullptr;
+    }
     auto v = std::make_unique<std::vector<float>>(n);
     to_f32(t->dtype, t->data, 0, n, v->data());
     small.push_back(std::move(v));
@@ -65,35 +72,20 @@ size_t Model::owned_bytes() const {
 }
 
 Expected<std::shared_ptr<const Model>> Model::load(const std::string& path, const LoadOptions& opts) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return Status::Error(fmt::format("model '{}' does not exist", path));
-  if (!S_ISDIR(st.st_mode))
-    return Status::Error(fmt::format("model '{}': expected a Hugging Face folder (config.json + safetensors)", path));
   std::shared_ptr<Model> m(new Model());
-  m->path_ = path;
-  QASR_ASSIGN_OR_RETURN(std::string cfg_text, read_file(path + "/config.json"));
-  auto cfg = parse_model_config(cfg_text);
-  if (!cfg.ok()) return Status::Error(fmt::format("'{}': {}", path, cfg.error()));
-  m->config_ = *cfg;
-  QASR_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::load_dir(path));
-  m->tokenizer_ = std::make_unique<Tokenizer>(std::move(tok));
-  QASR_ASSIGN_OR_RETURN(m->special_, find_special_tokens(*m->tokenizer_));
-  QASR_RETURN_IF_ERROR(apply_model_config_files(m->special_, path));
-  if (m->config_.text.vocab < m->tokenizer_->size())
-    return Status::Error(fmt::format("'{}': vocab_size {} is smaller than the tokenizer's {} ids", path,
-                                     m->config_.text.vocab, m->tokenizer_->size()));
+  SourceOptions so;
+  so.populate = opts.populate;
+  so.mlock = opts.mlock;
+  auto src = open_model_source(path, so);
+  if (!src.ok()) return src.status();
+  m->src_ = std::move(src).value();
   MelConfig mc;
-  mc.n_mels = m->config_.audio.num_mel_bins;
+  mc.n_mels = m->src_.config.audio.num_mel_bins;
   m->mel_ = std::make_unique<MelExtractor>(mc);
 
-  auto set = open_safetensors_dir(path);
-  if (!set.ok()) return set.status();
-  m->weights_ = std::move(set).value();
-  (void)opts;
-
-  const AudioConfig& a = m->config_.audio;
-  const TextConfig& t = m->config_.text;
-  Binder b{m->weights_, m->small_};
+  const AudioConfig& a = m->src_.config.audio;
+  const TextConfig& t = m->src_.config.text;
+  Binder b{m->src_.tensors, m->small_};
   EncoderWeights& e = m->enc_;
   const std::string ap = "thinker.audio_tower.";
   const int64_t C = a.conv_channels, d = a.d_model, F = a.freq_after_conv();
@@ -135,11 +127,11 @@ Expected<std::shared_ptr<const Model>> Model::load(const std::string& path, cons
   DecoderWeights& dw = m->dec_;
   const int64_t h = t.hidden, hd = t.head_dim;
   dw.embed = b.mat("thinker.model.embed_tokens.weight", t.vocab, h);
-  dw.lm_head = dw.embed;  // tied (spec §4.5): the stored lm_head copy, if any, is not used
-  if (auto it = m->weights_.by_name.find("thinker.lm_head.weight"); it != m->weights_.by_name.end()) {
-    if (it->second.shape != std::vector<int64_t>{t.vocab, h})
-      return Status::Error(fmt::format("'{}': tensor 'thinker.lm_head.weight' has shape {}, expected {}", path,
-                                       shape_str(it->second.shape), shape_str({t.vocab, h})));
+  if (m->src_.separate_lm_head) {
+    dw.lm_head = b.mat("thinker.lm_head.weight", t.vocab, h);  // the file's own output matrix (chatllm)
+  } else {
+    dw.lm_head = dw.embed;  // tied (spec §4.5): a stored lm_head copy, if any, is checked but not used
+    if (m->src_.tensors.count("thinker.lm_head.weight")) b.mat("thinker.lm_head.weight", t.vocab, h);
   }
   for (int i = 0; i < t.layers; ++i) {
     const std::string p = fmt::format("thinker.model.layers.{}.", i);
@@ -159,6 +151,9 @@ Expected<std::shared_ptr<const Model>> Model::load(const std::string& path, cons
   }
   dw.norm = b.vec("thinker.model.norm.weight", h);
   if (!b.status.ok()) return Status::Error(fmt::format("'{}': {}", path, b.status.message()));
+  for (const auto& [name, tv] : m->src_.tensors)
+    if (!b.used.count(name))
+      return Status::Error(fmt::format("'{}': unexpected tensor '{}' (not part of a model with this config)", path, name));
 
   // Sinusoid positions per chunk (spec §3.4): inc = ln(10000)/(half − 1).
   const int tokens_per_chunk = static_cast<int>(audio_token_count(a, a.chunk_frames()));

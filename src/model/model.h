@@ -13,7 +13,7 @@
 #include "model/config.h"
 #include "text/special_tokens.h"
 #include "text/tokenizer.h"
-#include "weights/safetensors.h"
+#include "weights/model_source.h"
 
 namespace qasr {
 
@@ -61,35 +61,35 @@ struct DecoderWeights {
 
 struct LoadOptions {
   bool populate = false;  // pre-fault the mapping at load (pay page-in up front)
+  bool mlock = false;     // lock the mapped weights in RAM
 };
 
 class Model {
  public:
   // `path`: a Hugging Face folder (config.json, generation_config.json, tokenizer
-  // files, model.safetensors or shards + index).
+  // files, model.safetensors or shards + index), a GGUF file or a chatllm.cpp .bin.
+  // Every tensor is validated (known name, dtype, shape against the config, data
+  // inside the file) before the model is returned; on error nothing stays mapped.
   static Expected<std::shared_ptr<const Model>> load(const std::string& path, const LoadOptions& opts = {});
 
-  const ModelConfig& config() const { return config_; }
-  const Tokenizer& tokenizer() const { return *tokenizer_; }
-  const SpecialTokens& special() const { return special_; }
+  const ModelConfig& config() const { return src_.config; }
+  const Tokenizer& tokenizer() const { return *src_.tokenizer; }
+  const SpecialTokens& special() const { return src_.special; }
+  const ModelSource& source() const { return src_; }
   const MelExtractor& mel() const { return *mel_; }
   const EncoderWeights& encoder() const { return enc_; }
   const DecoderWeights& decoder() const { return dec_; }
-  const std::string& path() const { return path_; }
-  std::string format() const { return "hf-safetensors"; }
+  const std::string& path() const { return src_.path; }
+  const char* format() const { return model_format_name(src_.format); }
 
   // What the model holds: bytes of mapped files and of memory it owns.
-  size_t mapped_bytes() const { return weights_.mapped_bytes(); }
+  size_t mapped_bytes() const { return src_.mapped_bytes(); }
   size_t owned_bytes() const;
 
  private:
   Model() = default;
-  std::string path_;
-  ModelConfig config_;
-  std::unique_ptr<Tokenizer> tokenizer_;
-  SpecialTokens special_;
+  ModelSource src_;
   std::unique_ptr<MelExtractor> mel_;
-  SafetensorsSet weights_;
   std::vector<std::unique_ptr<std::vector<float>>> small_;  // f32 copies of 1-D tensors
   EncoderWeights enc_;
   DecoderWeights dec_;
