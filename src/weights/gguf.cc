@@ -277,14 +277,21 @@ Status GgufWriter::open(const std::string& path) {
 Status GgufWriter::write_tensor(const void* data, size_t bytes) {
   if (!f_ || next_ >= tensors_.size()) return Status::Error("GGUF writer: no tensor left to write");
   const Tensor& t = tensors_[next_];
-  if (bytes != t.bytes)
-    return Status::Error(fmt::format("GGUF writer: tensor '{}' needs {} bytes, got {}", t.name, t.bytes, bytes));
+  if (cur_ + bytes > t.bytes)
+    return Status::Error(fmt::format("GGUF writer: tensor '{}' needs {} bytes, got {}", t.name, t.bytes, cur_ + bytes));
   static const char zeros[32] = {};
-  if (written_ < t.offset && std::fwrite(zeros, 1, t.offset - written_, f_) != t.offset - written_)
-    return Status::Error(fmt::format("cannot write '{}' (disk full?)", path_));
+  if (cur_ == 0 && written_ < t.offset) {
+    if (std::fwrite(zeros, 1, t.offset - written_, f_) != t.offset - written_)
+      return Status::Error(fmt::format("cannot write '{}' (disk full?)", path_));
+    written_ = t.offset;
+  }
   if (bytes && std::fwrite(data, 1, bytes, f_) != bytes) return Status::Error(fmt::format("cannot write '{}' (disk full?)", path_));
-  written_ = t.offset + bytes;
-  ++next_;
+  written_ += bytes;
+  cur_ += bytes;
+  if (cur_ == t.bytes) {
+    ++next_;
+    cur_ = 0;
+  }
   return Status::Ok();
 }
 

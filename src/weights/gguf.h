@@ -64,7 +64,8 @@ class GgufWriter {
   void add_tensor(const std::string& name, const std::vector<int64_t>& shape, DType type);
 
   Status open(const std::string& path);  // writes everything up to the data section
-  // Data of the next tensor (exactly its byte size).
+  // Appends bytes of the current tensor (in parts if wanted); once a tensor's
+  // byte size is reached, the next one begins.
   Status write_tensor(const void* data, size_t bytes);
   Status close();
   ~GgufWriter();
@@ -81,6 +82,7 @@ class GgufWriter {
   std::vector<Tensor> tensors_;
   size_t next_ = 0;
   uint64_t written_ = 0;
+  uint64_t cur_ = 0;  // bytes written of the current tensor
   FILE* f_ = nullptr;
   std::string path_;
 };

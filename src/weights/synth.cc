@@ -12,6 +12,12 @@
 
 #include "base/io.h"
 #include "kernels/half.h"
+#include "text/special_tokens.h"
+#include "text/tokenizer.h"
+#include "weights/writers.h"
+
+#include <algorithm>
+#include <cstring>
 
 namespace qasr {
 namespace {
@@ -25,12 +31,19 @@ struct Rng {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
   }
-  double uniform() { return (static_cast<double>(next() >> 11) + 0.5) * (1.0 / 9007199254740992.0); }
+  // Approximately standard normal (Irwin–Hall of four 16-bit uniforms, rescaled):
+  // one 64-bit draw per value, so multi-GB models are written in seconds.
   float normal() {
-    double u1 = uniform(), u2 = uniform();
-    return static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
+    const uint64_t r = next();
+    const uint32_t sum = (r & 0xffff) + ((r >> 16) & 0xffff) + ((r >> 32) & 0xffff) + (r >> 48);
+    return (static_cast<float>(sum) * (1.0f / 65536.0f) - 2.0f) * 1.7320508f;
   }
 };
+
+uint64_t tensor_seed(uint64_t seed, size_t index) {
+  Rng r{seed * 0x2545F4914F6CDD1Dull + index};
+  return r.next();
+}
 
 struct Planned {
   std::string name;
@@ -38,6 +51,12 @@ struct Planned {
   enum Kind { kNormal, kOnes } kind;
   float scale;  // std for kNormal; spread around 1 for kOnes (norm weights)
 };
+
+void fill_planned(const Planned& p, Rng& rng, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = p.kind == Planned::kNormal ? p.scale * rng.normal()
+                                        : (p.scale < 0 ? -p.scale * (1.0f + 0.1f * rng.normal()) : 1.0f + p.scale * rng.normal());
+}
 
 std::vector<Planned> plan_tensors(const SynthSpec& sp) {
   const AudioConfig& a = sp.config.audio;
@@ -123,6 +142,12 @@ nlohmann::json config_json(const SynthSpec& sp, const nlohmann::json& languages)
             {"dtype", "bfloat16"}}}};
 }
 
+Expected<nlohmann::json> real_languages(const std::string& assets) {
+  QASR_ASSIGN_OR_RETURN(std::string real_cfg, read_file(assets + "/qwen3-asr-0.6b/config.json"));
+  nlohmann::json rc = nlohmann::json::parse(real_cfg, nullptr, false);
+  return rc.is_object() && rc.contains("support_languages") ? rc["support_languages"] : nlohmann::json::array();
+}
+
 Status copy_file(const std::string& from, const std::string& to) {
   QASR_ASSIGN_OR_RETURN(std::string s, read_file(from));
   return write_file(to, s);
@@ -139,12 +164,14 @@ Expected<SynthSpec> synth_preset(const std::string& name) {
   t.rope_theta = 1e6;
   t.max_position = 65536;
   sp.config.audio_token_id = 151676;
-  if (name == "tiny") {
+  if (name == "tiny" || name == "tiny-plain") {
     a.d_model = 64, a.layers = 2, a.heads = 4, a.ffn = 128, a.conv_channels = 32, a.output_dim = 128;
     t.hidden = 128, t.layers = 2, t.heads = 4, t.kv_heads = 2, t.head_dim = 32, t.intermediate = 256;
-    sp.qk_norm_scale = 4.0f;
-    sp.enc_attn_scale = 20.0f;
-    sp.conv_scale = 3.0f;
+    if (name == "tiny") {  // sharpened attention, for golden tests (see SynthSpec)
+      sp.qk_norm_scale = 4.0f;
+      sp.enc_attn_scale = 20.0f;
+      sp.conv_scale = 3.0f;
+    }
   } else if (name == "0.6b") {
     a.d_model = 896, a.layers = 18, a.heads = 14, a.ffn = 3584, a.conv_channels = 480, a.output_dim = 1024;
     t.hidden = 1024, t.layers = 28, t.heads = 16, t.kv_heads = 8, t.head_dim = 128, t.intermediate = 3072;
@@ -152,12 +179,14 @@ Expected<SynthSpec> synth_preset(const std::string& name) {
     a.d_model = 1024, a.layers = 24, a.heads = 16, a.ffn = 4096, a.conv_channels = 480, a.output_dim = 2048;
     t.hidden = 2048, t.layers = 28, t.heads = 16, t.kv_heads = 8, t.head_dim = 128, t.intermediate = 6144;
   } else {
-    return Status::Error(fmt::format("unknown preset '{}' (tiny, 0.6b, 1.7b)", name));
+    return Status::Error(fmt::format("unknown preset '{}' (tiny, tiny-plain, 0.6b, 1.7b)", name));
   }
   return sp;
 }
 
-Status write_synthetic_hf(const std::string& dir, const SynthSpec& sp, uint64_t seed, const std::string& assets) {
+Status write_synthetic_hf(const std::string& dir, const SynthSpec& sp, uint64_t seed, const std::string& assets,
+                          DType dtype) {
+  if (is_quantized(dtype)) return Status::Error("--format hf takes f32, f16 or bf16 (quantized types need gguf or chatllm)");
   ::mkdir(dir.c_str(), 0755);
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
@@ -167,20 +196,19 @@ Status write_synthetic_hf(const std::string& dir, const SynthSpec& sp, uint64_t 
     QASR_RETURN_IF_ERROR(copy_file(tokdir + "/" + f, dir + "/" + f));
   for (const char* f : {"generation_config.json", "preprocessor_config.json"})
     QASR_RETURN_IF_ERROR(copy_file(cfgdir + "/" + f, dir + "/" + f));
-  QASR_ASSIGN_OR_RETURN(std::string real_cfg, read_file(cfgdir + "/config.json"));
-  nlohmann::json rc = nlohmann::json::parse(real_cfg, nullptr, false);
-  nlohmann::json langs = rc.is_object() && rc.contains("support_languages") ? rc["support_languages"] : nlohmann::json::array();
+  QASR_ASSIGN_OR_RETURN(nlohmann::json langs, real_languages(assets));
   QASR_RETURN_IF_ERROR(write_file(dir + "/config.json", config_json(sp, langs).dump(2) + "\n"));
 
-  // model.safetensors: header first (offsets known from the plan), then bf16 data.
+  // model.safetensors: header first (offsets known from the plan), then the data.
   std::vector<Planned> plan = plan_tensors(sp);
+  const size_t esize = dtype_size(dtype);
   nlohmann::json header = nlohmann::json::object();
   uint64_t off = 0;
   for (const Planned& p : plan) {
     uint64_t n = 1;
     for (int64_t d : p.shape) n *= static_cast<uint64_t>(d);
-    header[p.name] = {{"dtype", "BF16"}, {"shape", p.shape}, {"data_offsets", {off, off + 2 * n}}};
-    off += 2 * n;
+    header[p.name] = {{"dtype", dtype_name(dtype)}, {"shape", p.shape}, {"data_offsets", {off, off + esize * n}}};
+    off += esize * n;
   }
   header["__metadata__"] = {{"format", "pt"}, {"qasr_synthetic", "random weights"}};
   std::string hs = header.dump();
@@ -192,27 +220,74 @@ Status write_synthetic_hf(const std::string& dir, const SynthSpec& sp, uint64_t 
   uint8_t le[8];
   for (int i = 0; i < 8; ++i) le[i] = static_cast<uint8_t>(hl >> (8 * i));
   bool ok = std::fwrite(le, 1, 8, f.get()) == 8 && std::fwrite(hs.data(), 1, hs.size(), f.get()) == hs.size();
-  Rng rng{seed};
-  std::vector<uint16_t> buf;
-  std::vector<uint16_t> embed_copy;  // lm_head duplicates the embedding, as in real checkpoints
-  for (const Planned& p : plan) {
-    uint64_t n = 1;
-    for (int64_t d : p.shape) n *= static_cast<uint64_t>(d);
-    if (p.name == "thinker.lm_head.weight") {
-      ok = ok && std::fwrite(embed_copy.data(), 2, n, f.get()) == n;
-      continue;
+  std::vector<float> buf;
+  std::vector<uint8_t> bytes;
+  const int64_t chunk = int64_t{1} << 20;
+  size_t embed_index = 0;
+  for (size_t ti = 0; ti < plan.size(); ++ti) {
+    const Planned& p = plan[ti];
+    if (p.name == "thinker.model.embed_tokens.weight") embed_index = ti;
+    // lm_head duplicates the embedding, as in real checkpoints: same seed, same values.
+    const bool dup = p.name == "thinker.lm_head.weight";
+    Rng rng{tensor_seed(seed, dup ? embed_index : ti)};
+    const Planned& src = dup ? plan[embed_index] : p;
+    int64_t n = 1;
+    for (int64_t d : p.shape) n *= d;
+    for (int64_t i0 = 0; i0 < n; i0 += chunk) {
+      const int64_t k = std::min(chunk, n - i0);
+      buf.resize(k);
+      bytes.resize(k * esize);
+      fill_planned(src, rng, buf.data(), k);
+      for (int64_t i = 0; i < k; ++i) {
+        if (dtype == DType::F32) std::memcpy(bytes.data() + 4 * i, &buf[i], 4);
+        else {
+          const uint16_t h = dtype == DType::F16 ? f32_to_f16(buf[i]) : f32_to_bf16(buf[i]);
+          std::memcpy(bytes.data() + 2 * i, &h, 2);
+        }
+      }
+      ok = ok && std::fwrite(bytes.data(), 1, bytes.size(), f.get()) == bytes.size();
     }
-    buf.resize(n);
-    for (uint64_t i = 0; i < n; ++i) {
-      float v = p.kind == Planned::kNormal ? p.scale * rng.normal()
-                                           : (p.scale < 0 ? -p.scale * (1.0f + 0.1f * rng.normal()) : 1.0f + p.scale * rng.normal());
-      buf[i] = f32_to_bf16(v);
-    }
-    if (p.name == "thinker.model.embed_tokens.weight" && sp.write_lm_head) embed_copy = buf;
-    ok = ok && std::fwrite(buf.data(), 2, n, f.get()) == n;
   }
   if (!ok) return Status::Error(fmt::format("cannot write '{}' (disk full?)", path));
   return Status::Ok();
+}
+
+Status write_synthetic_file(const std::string& path, const SynthSpec& sp, uint64_t seed, const std::string& assets,
+                            bool chatllm, DType dtype) {
+  QASR_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::load_dir(assets + "/qwen3-asr-tokenizer"));
+  ModelMeta meta;
+  meta.config = sp.config;
+  meta.tokenizer = &tok;
+  QASR_ASSIGN_OR_RETURN(meta.special, find_special_tokens(tok));
+  QASR_RETURN_IF_ERROR(apply_model_config_files(meta.special, assets + "/qwen3-asr-0.6b"));
+  QASR_ASSIGN_OR_RETURN(nlohmann::json langs, real_languages(assets));
+  for (const auto& l : langs) meta.languages.push_back(l.get<std::string>());
+  meta.name = "qasr-synthetic (random weights)";
+  meta.config_json = config_json(sp, langs).dump();
+  QASR_ASSIGN_OR_RETURN(meta.tokenizer_config_json, read_file(assets + "/qwen3-asr-tokenizer/tokenizer_config.json"));
+  std::vector<Planned> plan = plan_tensors(sp);
+  std::vector<TensorData> tensors;
+  size_t embed_index = 0;
+  for (size_t ti = 0; ti < plan.size(); ++ti) {
+    const Planned& p = plan[ti];
+    if (p.name == "thinker.model.embed_tokens.weight") embed_index = ti;
+    const bool dup = p.name == "thinker.lm_head.weight";
+    if (dup && !chatllm) continue;  // GGUF: tied output, no copy
+    TensorData td;
+    td.canonical = p.name;
+    td.shape = p.shape;
+    if (chatllm) {
+      td.type = chatllm_tensor_type(p.shape, dtype);
+    } else {
+      QASR_ASSIGN_OR_RETURN(td.type, choose_tensor_type(p.name, p.shape, dtype, {}));
+    }
+    const Planned src = dup ? plan[embed_index] : p;
+    auto rng = std::make_shared<Rng>(Rng{tensor_seed(seed, dup ? embed_index : ti)});
+    const int64_t cols = p.shape.back();
+    td.fill = [src, rng, cols](int64_t, int64_t rows, float* out) { fill_planned(src, *rng, out, rows * cols); };
+    tensors.push_back(std::move(td));
+  }
+  return chatllm ? write_chatllm_model(path, meta, tensors) : write_gguf_model(path, meta, tensors);
 }
 
 }  // namespace qasr

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "base/status.h"
+#include "kernels/tensor.h"
 #include "model/config.h"
 
 namespace qasr {
@@ -21,11 +22,18 @@ struct SynthSpec {
   bool write_lm_head = true;    // the redundant thinker.lm_head.weight copy of real checkpoints
 };
 
-// "tiny" | "0.6b" | "1.7b". Tiny: text 128 hidden / 2 layers / 4 heads / 2 KV / head_dim 32 /
+// "tiny" | "tiny-plain" | "0.6b" | "1.7b". "tiny" has sharpened attention (golden
+// tests), "tiny-plain" the plain std-0.02 weights of the full presets. Tiny: text 128 hidden / 2 layers / 4 heads / 2 KV / head_dim 32 /
 // FFN 256; audio d_model 64 / 2 layers / 4 heads / FFN 128 / 32 conv channels; real vocab and ids.
 Expected<SynthSpec> synth_preset(const std::string& name);
 
-// Writes the folder. `asset_dir` holds qwen3-asr-tokenizer/ and qwen3-asr-0.6b/.
-Status write_synthetic_hf(const std::string& dir, const SynthSpec& spec, uint64_t seed, const std::string& asset_dir);
+// Writes a Hugging Face folder (safetensors in f32, f16 or bf16). `asset_dir` holds
+// qwen3-asr-tokenizer/ and qwen3-asr-0.6b/.
+Status write_synthetic_hf(const std::string& dir, const SynthSpec& spec, uint64_t seed, const std::string& asset_dir,
+                          DType dtype = DType::BF16);
+// Writes one GGUF file, or a chatllm.cpp .bin (chatllm's own type policy and an
+// untied lm_head holding the embedding's values, as its converter writes).
+Status write_synthetic_file(const std::string& path, const SynthSpec& spec, uint64_t seed, const std::string& asset_dir,
+                            bool chatllm, DType dtype);
 
 }  // namespace qasr

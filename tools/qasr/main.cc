@@ -2,6 +2,7 @@
 // and maps Status errors to a one-line message on stderr and exit code 1
 // (2 for usage errors).
 #include <chrono>
+#include <map>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -20,6 +21,8 @@
 #include "pipeline/transcribe.h"
 #include "text/languages.h"
 #include "weights/synth.h"
+#include "weights/convert.h"
+#include "weights/model_source.h"
 
 #include <sys/stat.h>
 #include <nlohmann/json.hpp>
@@ -95,7 +98,7 @@ struct TranscribeArgs {
   std::string language, context, dump_dir;
   int threads = 0;
   int max_new_tokens = 4096;
-  bool ignore_eos = false, json = false;
+  bool ignore_eos = false, json = false, mlock = false, populate = false;
 };
 
 int run_transcribe(const TranscribeArgs& a) {
@@ -114,7 +117,10 @@ int run_transcribe(const TranscribeArgs& a) {
   const int threads = a.threads > 0 ? a.threads : qasr::default_thread_count();
   qasr::ThreadPool pool(threads);
   double t0 = now_ms();
-  auto model = qasr::Model::load(a.model);
+  qasr::LoadOptions lo;
+  lo.mlock = a.mlock;
+  lo.populate = a.populate;
+  auto model = qasr::Model::load(a.model, lo);
   if (!model.ok()) return fail(model.error());
   double load_ms = now_ms() - t0;
   qasr::SessionLimits lim;
@@ -162,14 +168,89 @@ int run_transcribe(const TranscribeArgs& a) {
   return 0;
 }
 
-int run_synth(const std::string& preset, uint64_t seed, const std::string& out, const std::string& assets) {
+int run_synth(const std::string& preset, uint64_t seed, const std::string& out, const std::string& assets,
+              const std::string& format, std::string type) {
   auto sp = qasr::synth_preset(preset);
   if (!sp.ok()) return fail(sp.error());
+  if (type.empty()) type = format == "hf" ? "bf16" : "q4_0";
+  qasr::DType dt;
+  if (!qasr::parse_dtype(type, &dt)) return fail(fmt::format("unknown --type '{}' (f32, f16, bf16, q8_0, q4_0)", type));
   double t0 = now_ms();
-  qasr::Status s = qasr::write_synthetic_hf(out, *sp, seed, assets);
+  qasr::Status s = Status::Ok();
+  if (format == "hf") s = qasr::write_synthetic_hf(out, *sp, seed, assets, dt);
+  else if (format == "gguf" || format == "chatllm") s = qasr::write_synthetic_file(out, *sp, seed, assets, format == "chatllm", dt);
+  else return fail(fmt::format("unknown --format '{}' (hf, gguf, chatllm)", format));
   if (!s.ok()) return fail(s.message());
-  std::fprintf(stderr, "synth: wrote %s (preset %s, seed %llu, random weights) in %.1f s\n", out.c_str(),
-               preset.c_str(), static_cast<unsigned long long>(seed), (now_ms() - t0) / 1000.0);
+  std::fprintf(stderr, "synth: wrote %s (preset %s, %s %s, seed %llu, RANDOM WEIGHTS: transcripts are meaningless) in %.1f s\n",
+               out.c_str(), preset.c_str(), format.c_str(), type.c_str(), static_cast<unsigned long long>(seed),
+               (now_ms() - t0) / 1000.0);
+  return 0;
+}
+
+int run_convert(const std::string& src, const std::string& out, const std::string& type,
+                const std::vector<std::string>& overrides) {
+  qasr::ConvertOptions o;
+  if (!qasr::parse_dtype(type, &o.type)) return fail(fmt::format("unknown --type '{}' (f32, f16, bf16, q8_0, q4_0)", type));
+  o.tensor_types = overrides;
+  double t0 = now_ms();
+  auto r = qasr::convert_to_gguf(src, out, o);
+  if (!r.ok()) return fail(r.error());
+  std::fprintf(stderr, "convert: wrote %s: %zu tensors, %.1f MiB of tensor data, in %.1f s\n", out.c_str(), r->n_tensors,
+               r->bytes_written / 1048576.0, (now_ms() - t0) / 1000.0);
+  return 0;
+}
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string o = "[";
+  for (size_t i = 0; i < s.size(); ++i) o += (i ? ", " : "") + std::to_string(s[i]);
+  return o + "]";
+}
+
+int run_inspect(const std::string& path, double max_audio, int max_new) {
+  auto m = qasr::Model::load(path);
+  if (!m.ok()) return fail(m.error());
+  const qasr::ModelSource& src = (*m)->source();
+  const qasr::ModelConfig& c = src.config;
+  std::printf("file: %s\nformat: %s\nmapped: %zu bytes\n", path.c_str(), qasr::model_format_name(src.format),
+              src.mapped_bytes());
+  std::printf("audio encoder: d_model %d, layers %d, heads %d, ffn %d, conv channels %d, mel bins %d, output %d, "
+              "n_window %d, n_window_infer %d\n",
+              c.audio.d_model, c.audio.layers, c.audio.heads, c.audio.ffn, c.audio.conv_channels, c.audio.num_mel_bins,
+              c.audio.output_dim, c.audio.n_window, c.audio.n_window_infer);
+  std::printf("text decoder: hidden %d, layers %d, heads %d/%d kv, head_dim %d, ffn %d, vocab %d, rope theta %g, "
+              "rms eps %g, max positions %d, logits from %s\n",
+              c.text.hidden, c.text.layers, c.text.heads, c.text.kv_heads, c.text.head_dim, c.text.intermediate,
+              c.text.vocab, c.text.rope_theta, c.text.rms_eps, c.text.max_position,
+              src.separate_lm_head ? "the file's lm_head" : "the tied embedding");
+  const qasr::Tokenizer& t = *src.tokenizer;
+  const qasr::SpecialTokens& sp = src.special;
+  std::string stops;
+  for (int32_t id : sp.stop_ids) stops += (stops.empty() ? "" : " ") + std::to_string(id);
+  std::printf("tokenizer: %d ids (%d BPE entries, %zu merges, %zu added tokens); audio_pad %d, audio_start %d, "
+              "audio_end %d, asr_text %d, stop ids %s; %zu languages\n",
+              t.size(), t.n_vocab_entries(), t.n_merges(), t.added_tokens().size(), sp.audio_pad, sp.audio_start,
+              sp.audio_end, sp.asr_text, stops.c_str(), src.support_languages.size());
+  std::printf("tensors: %zu\n", src.tensors.size());
+  std::map<std::string, std::pair<size_t, size_t>> per_type;
+  for (const auto& name : qasr::canonical_tensor_order(c, src.tensors.count("thinker.lm_head.weight") > 0)) {
+    const qasr::TensorView& tv = src.tensors.at(name);
+    std::printf("  %-58s %-5s %-18s %12zu\n", name.c_str(), qasr::dtype_name(tv.dtype), shape_str(tv.shape).c_str(),
+                tv.nbytes);
+    auto& pt = per_type[qasr::dtype_name(tv.dtype)];
+    pt.first++;
+    pt.second += tv.nbytes;
+  }
+  for (const auto& [type, nb] : per_type)
+    std::printf("total %-5s %4zu tensors %14zu bytes (%.1f MiB)\n", type.c_str(), nb.first, nb.second, nb.second / 1048576.0);
+  qasr::SessionLimits lim;
+  lim.max_audio_seconds = max_audio;
+  lim.max_new_tokens = max_new;
+  auto s = qasr::Session::create(*m, lim);
+  if (!s.ok()) return fail(s.error());
+  std::printf("session for %.0f s of audio and %d new tokens: reserves %.1f MiB of address space (KV cache %.1f MiB, "
+              "%lld positions), resident only as used\n",
+              max_audio, max_new, (*s)->reserved_bytes() / 1048576.0, (*s)->kv_cache_bytes() / 1048576.0,
+              static_cast<long long>((*s)->max_positions()));
   return 0;
 }
 
@@ -197,7 +278,7 @@ int main(int argc, char** argv) {
 
   TranscribeArgs ta;
   auto* tr = app.add_subcommand("transcribe", "Transcribe audio files (text streams to stdout)");
-  tr->add_option("--model", ta.model, "Hugging Face folder of Qwen3-ASR (config.json + safetensors)")->required();
+  tr->add_option("--model", ta.model, "Hugging Face folder, GGUF file or chatllm .bin")->required();
   tr->add_option("audio", ta.audio, "audio files")->required();
   tr->add_option("--language", ta.language, "force a language: one of the 30 names or ISO codes (en, zh, yue, ...)");
   tr->add_option("--context", ta.context, "context text for the system turn (hotwords, background)");
@@ -205,15 +286,35 @@ int main(int argc, char** argv) {
   tr->add_option("--max-new-tokens", ta.max_new_tokens, "generation limit (default 4096)");
   tr->add_flag("--ignore-eos", ta.ignore_eos, "keep generating until --max-new-tokens");
   tr->add_flag("--json", ta.json, "one JSON object per file on stdout");
+  tr->add_flag("--mlock", ta.mlock, "lock the mapped weights in RAM (load pays the page-in)");
+  tr->add_flag("--populate", ta.populate, "pre-fault the mapped weights at load");
   tr->add_option("--dump-dir", ta.dump_dir, "write mel.npy, encoder_out.npy, logits_step0.npy, prompt_ids.json");
 
-  std::string preset = "tiny", synth_out, assets = QASR_ASSET_DIR;
+  std::string preset = "tiny", synth_out, assets = QASR_ASSET_DIR, synth_format = "hf", synth_type;
   uint64_t seed = 0;
   auto* sy = app.add_subcommand("synth", "Write a random-weight checkpoint in the official Hugging Face layout");
   sy->add_option("--preset", preset, "tiny | 0.6b | 1.7b")->capture_default_str();
   sy->add_option("--seed", seed, "random seed")->capture_default_str();
   sy->add_option("-o,--output", synth_out, "output folder")->required();
   sy->add_option("--assets", assets, "folder with qwen3-asr-tokenizer/ and qwen3-asr-0.6b/")->capture_default_str();
+  sy->add_option("--format", synth_format, "hf | gguf | chatllm")->capture_default_str();
+  sy->add_option("--type", synth_type, "f32 | f16 | bf16 | q8_0 | q4_0 (default: bf16 for hf, q4_0 otherwise)");
+
+  std::string conv_src, conv_out, conv_type = "q8_0";
+  std::vector<std::string> conv_overrides;
+  auto* cv = app.add_subcommand("convert", "Convert a Hugging Face folder or chatllm .bin to one GGUF file");
+  cv->add_option("source", conv_src, "Hugging Face folder, chatllm .bin or GGUF")->required();
+  cv->add_option("-o,--output", conv_out, "output .gguf")->required();
+  cv->add_option("--type", conv_type, "f32 | f16 | bf16 | q8_0 | q4_0")->capture_default_str();
+  cv->add_option("--tensor-type", conv_overrides, "REGEX=TYPE per-tensor override (repeatable)");
+
+  std::string insp_path;
+  double insp_audio = 1200;
+  int insp_tokens = 4096;
+  auto* in = app.add_subcommand("inspect", "Show format, config, tokenizer and tensors of a model");
+  in->add_option("model", insp_path, "model folder or file")->required();
+  in->add_option("--max-audio-seconds", insp_audio, "session limit to size")->capture_default_str();
+  in->add_option("--max-new-tokens", insp_tokens, "session limit to size")->capture_default_str();
 
   try {
     app.parse(argc, argv);
@@ -225,6 +326,8 @@ int main(int argc, char** argv) {
   if (tokenize->parsed()) return run_tokenize(tok_path, text);
   if (detokenize->parsed()) return run_detokenize(tok_path, ids);
   if (tr->parsed()) return run_transcribe(ta);
-  if (sy->parsed()) return run_synth(preset, seed, synth_out, assets);
+  if (sy->parsed()) return run_synth(preset, seed, synth_out, assets, synth_format, synth_type);
+  if (cv->parsed()) return run_convert(conv_src, conv_out, conv_type, conv_overrides);
+  if (in->parsed()) return run_inspect(insp_path, insp_audio, insp_tokens);
   return 2;
 }

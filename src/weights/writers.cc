@@ -1,0 +1,247 @@
+#include "weights/writers.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "kernels/half.h"
+#include "kernels/quant.h"
+#include "weights/chatllm_bin.h"
+#include "weights/gguf.h"
+#include "weights/tensor_names.h"
+
+namespace qasr {
+namespace {
+
+constexpr int64_t kChunkElems = int64_t{1} << 20;  // ~4 MB of f32 per step
+
+// f32 → bytes of `type` (n a multiple of 32 for quantized types).
+void encode(const float* x, int64_t n, DType type, uint8_t* out) {
+  switch (type) {
+    case DType::F32: std::memcpy(out, x, 4 * n); break;
+    case DType::F16: for (int64_t i = 0; i < n; ++i) reinterpret_cast<uint16_t*>(out)[i] = f32_to_f16(x[i]); break;
+    case DType::BF16: for (int64_t i = 0; i < n; ++i) reinterpret_cast<uint16_t*>(out)[i] = f32_to_bf16(x[i]); break;
+    case DType::Q8_0: quantize_q8_0(x, reinterpret_cast<BlockQ8_0*>(out), n); break;
+    case DType::Q4_0: quantize_q4_0(x, reinterpret_cast<BlockQ4_0*>(out), n); break;
+  }
+}
+
+// Streams one tensor's bytes to `sink` in chunks of whole rows.
+Status emit(const TensorData& t, const std::function<Status(const void*, size_t)>& sink) {
+  int64_t numel = 1;
+  for (int64_t d : t.shape) numel *= d;
+  const int64_t cols = t.shape.back(), rows = numel / cols;
+  if (is_quantized(t.type) && cols % kQK != 0)
+    return Status::Error(fmt::format("tensor '{}': rows of {} cannot be {}", t.canonical, cols, dtype_name(t.type)));
+  if (t.raw && t.raw->dtype == t.type) {
+    const uint8_t* p = static_cast<const uint8_t*>(t.raw->data);
+    for (size_t off = 0; off < t.raw->nbytes; off += size_t{64} << 20)
+      QASR_RETURN_IF_ERROR(sink(p + off, std::min(size_t{64} << 20, t.raw->nbytes - off)));
+    return Status::Ok();
+  }
+  const int64_t rows_per = std::max<int64_t>(1, kChunkElems / cols);
+  std::vector<float> f(static_cast<size_t>(rows_per * cols));
+  std::vector<uint8_t> bytes(row_bytes(t.type, rows_per * cols));
+  for (int64_t r0 = 0; r0 < rows; r0 += rows_per) {
+    const int64_t nr = std::min(rows_per, rows - r0);
+    if (t.raw) to_f32(t.raw->dtype, t.raw->data, static_cast<size_t>(r0 * cols), static_cast<size_t>(nr * cols), f.data());
+    else t.fill(r0, nr, f.data());
+    encode(f.data(), nr * cols, t.type, bytes.data());
+    QASR_RETURN_IF_ERROR(sink(bytes.data(), row_bytes(t.type, nr * cols)));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status write_gguf_model(const std::string& path, const ModelMeta& m, const std::vector<TensorData>& tensors) {
+  GgufWriter w;
+  const AudioConfig& a = m.config.audio;
+  const TextConfig& t = m.config.text;
+  const std::string p = "qwen3-asr.";
+  w.set_string("general.architecture", "qwen3-asr");
+  w.set_string("general.name", m.name);
+  w.set_u32(p + "context_length", t.max_position);
+  w.set_u32(p + "embedding_length", t.hidden);
+  w.set_u32(p + "block_count", t.layers);
+  w.set_u32(p + "feed_forward_length", t.intermediate);
+  w.set_u32(p + "attention.head_count", t.heads);
+  w.set_u32(p + "attention.head_count_kv", t.kv_heads);
+  w.set_u32(p + "attention.key_length", t.head_dim);
+  w.set_u32(p + "attention.value_length", t.head_dim);
+  w.set_f32(p + "attention.layer_norm_rms_epsilon", t.rms_eps);
+  w.set_f32(p + "rope.freq_base", static_cast<float>(t.rope_theta));
+  w.set_u32(p + "vocab_size", t.vocab);
+  w.set_u32(p + "audio.num_mel_bins", a.num_mel_bins);
+  w.set_u32(p + "audio.conv_channels", a.conv_channels);
+  w.set_u32(p + "audio.embedding_length", a.d_model);
+  w.set_u32(p + "audio.block_count", a.layers);
+  w.set_u32(p + "audio.attention.head_count", a.heads);
+  w.set_u32(p + "audio.feed_forward_length", a.ffn);
+  w.set_u32(p + "audio.output_dim", a.output_dim);
+  w.set_u32(p + "audio.n_window", a.n_window);
+  w.set_u32(p + "audio.n_window_infer", a.n_window_infer);
+  w.set_u32(p + "audio.max_source_positions", a.max_source_positions);
+  w.set_u32(p + "audio_token_id", m.special.audio_pad);
+  w.set_i32s(p + "stop_token_ids", m.special.stop_ids);
+  w.set_strings(p + "support_languages", m.languages);
+  // Tokenizer (llama.cpp conventions): type 1 normal, 3 control (special), 4 user-defined, 5 unused.
+  const Tokenizer& tok = *m.tokenizer;
+  std::vector<std::string> tokens(tok.size());
+  std::vector<int32_t> types(tok.size(), 5);
+  for (int32_t i = 0; i < tok.size(); ++i) {
+    tokens[i] = tok.token_string(i);
+    if (!tokens[i].empty()) types[i] = 1;
+  }
+  for (const AddedToken& at : tok.added_tokens()) types[at.id] = at.special ? 3 : 4;
+  std::vector<std::string> merges;
+  for (const auto& [l, r] : tok.merge_list()) merges.push_back(l + " " + r);
+  w.set_string("tokenizer.ggml.model", "gpt2");
+  w.set_string("tokenizer.ggml.pre", "qwen2");
+  w.set_strings("tokenizer.ggml.tokens", tokens);
+  w.set_i32s("tokenizer.ggml.token_type", types);
+  w.set_strings("tokenizer.ggml.merges", merges);
+  w.set_u32("tokenizer.ggml.eos_token_id", m.special.im_end);
+  w.set_u32("tokenizer.ggml.padding_token_id", m.special.endoftext);
+  w.set_bool("tokenizer.ggml.add_bos_token", false);
+  for (const TensorData& td : tensors) {
+    auto g = gguf_from_canonical(td.canonical);
+    if (!g) return Status::Error(fmt::format("no GGUF name for tensor '{}'", td.canonical));
+    w.add_tensor(*g, td.shape, td.type);
+  }
+  QASR_RETURN_IF_ERROR(w.open(path));
+  for (const TensorData& td : tensors)
+    QASR_RETURN_IF_ERROR(emit(td, [&](const void* d, size_t n) { return w.write_tensor(d, n); }));
+  return w.close();
+}
+
+Status write_chatllm_model(const std::string& path, const ModelMeta& m, const std::vector<TensorData>& tensors) {
+  using nlohmann::json;
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "wb"), std::fclose);
+  if (!f) return Status::Error(fmt::format("cannot write '{}': {}", path, std::strerror(errno)));
+  bool ok = true;
+  auto put = [&](const void* p, size_t n) { ok = ok && std::fwrite(p, 1, n, f.get()) == n; };
+  auto put_i32 = [&](int32_t v) { put(&v, 4); };
+  put("ggmm", 4);
+  put_i32(1);
+  put_i32(0), put_i32(0), put_i32(0);  // offsets, patched at the end
+  json meta = json::object();
+  meta["config.json"] = json::parse(m.config_json, nullptr, false);
+  meta["tokenizer_config.json"] = json::parse(m.tokenizer_config_json, nullptr, false);
+  meta["preprocessor_config.json"] = {{"chunk_length", 30}, {"feature_extractor_type", "WhisperFeatureExtractor"},
+                                      {"feature_size", m.config.audio.num_mel_bins}, {"hop_length", 160},
+                                      {"n_fft", 400}, {"n_samples", 480000}, {"nb_max_frames", 3000},
+                                      {"padding_side", "right"}, {"padding_value", 0.0}, {"return_attention_mask", true}};
+  meta["model_name"] = m.name;
+  std::string ms = meta.dump(-1, ' ', false, json::error_handler_t::replace);
+  ms.append((4 - ms.size() % 4) % 4, '\0');
+  put(ms.data(), ms.size());
+  const uint32_t off_config = static_cast<uint32_t>(20 + ms.size());
+  put_i32(kChatllmQwen3Asr);
+  put_i32(1);
+  const TextConfig& t = m.config.text;
+  int32_t cfg[154] = {};
+  DType first = tensors.empty() ? DType::F32 : tensors.front().type;
+  for (const TensorData& td : tensors)
+    if (td.shape.size() == 2) first = td.type;
+  cfg[0] = ggml_type_of(first);
+  cfg[1] = t.vocab, cfg[2] = t.hidden, cfg[3] = t.heads, cfg[4] = t.layers, cfg[5] = t.intermediate;
+  cfg[6] = t.max_position, cfg[7] = -1, cfg[8] = -1, cfg[9] = -1, cfg[10] = -1;
+  cfg[11] = t.kv_heads, cfg[12] = t.head_dim;
+  const float theta = static_cast<float>(t.rope_theta), yarn = -1.0f;
+  std::memcpy(&cfg[13], &theta, 4);
+  std::memcpy(&cfg[14], &yarn, 4);
+  cfg[15] = -1, cfg[16] = 1, cfg[17] = -1, cfg[18] = -1, cfg[19] = -1, cfg[20] = 0, cfg[21] = 0;
+  cfg[150] = 24, cfg[151] = 20, cfg[152] = 20, cfg[153] = 0;
+  put(cfg, sizeof(cfg));
+  const uint32_t off_tok = off_config + 8 + 616;
+  const Tokenizer& tok = *m.tokenizer;
+  std::vector<uint8_t> is_added(tok.size(), 0);
+  for (const AddedToken& at : tok.added_tokens()) is_added[at.id] = 1;
+  for (int32_t i = 0; i < tok.size(); ++i) {
+    const std::string& s = tok.token_string(i);
+    put_i32(static_cast<int32_t>(s.size()));
+    put(s.data(), s.size());
+    uint8_t type = is_added[i] ? 4 : 1;
+    put(&type, 1);
+  }
+  put_i32(-1);
+  for (const auto& [l, r] : tok.merge_list()) {
+    std::string s = l + " " + r;
+    put_i32(static_cast<int32_t>(s.size()));
+    put(s.data(), s.size());
+  }
+  put_i32(-1);
+  const long off_tensors = std::ftell(f.get());
+  for (const TensorData& td : tensors) {
+    auto name = chatllm_from_canonical(td.canonical);
+    if (!name) return Status::Error(fmt::format("no chatllm name for tensor '{}'", td.canonical));
+    put_i32(static_cast<int32_t>(name->size()));
+    put(name->data(), name->size());
+    put_i32(static_cast<int32_t>(td.shape.size()));
+    for (int64_t d : td.shape) put_i32(static_cast<int32_t>(d));
+    put_i32(ggml_type_of(td.type));
+    const long pos = std::ftell(f.get());
+    static const char zeros[16] = {};
+    put(zeros, static_cast<size_t>((16 - pos % 16) % 16));
+    QASR_RETURN_IF_ERROR(emit(td, [&](const void* d, size_t n) {
+      put(d, n);
+      return ok ? Status::Ok() : Status::Error(fmt::format("cannot write '{}' (disk full?)", path));
+    }));
+  }
+  std::fseek(f.get(), 8, SEEK_SET);
+  put_i32(static_cast<int32_t>(off_config));
+  put_i32(static_cast<int32_t>(off_tok));
+  put_i32(static_cast<int32_t>(off_tensors));
+  if (!ok) return Status::Error(fmt::format("cannot write '{}' (disk full?)", path));
+  return Status::Ok();
+}
+
+Expected<DType> choose_tensor_type(const std::string& canonical, const std::vector<int64_t>& shape, DType requested,
+                                   const std::vector<TypeOverride>& overrides) {
+  if (shape.size() <= 1) return DType::F32;  // norms and biases, whatever the overrides say
+  const std::string gguf = gguf_from_canonical(canonical).value_or(canonical);
+  for (const TypeOverride& o : overrides) {
+    if (std::regex_search(canonical, o.pattern) || std::regex_search(gguf, o.pattern)) {
+      if (is_quantized(o.type) && shape.back() % kQK != 0)
+        return Status::Error(fmt::format("--tensor-type {}: '{}' has rows of {}, which {} cannot hold", o.text,
+                                         canonical, shape.back(), dtype_name(o.type)));
+      return o.type;
+    }
+  }
+  // Conv kernels (innermost dim 3, cannot be blocked): f16, or the requested float type
+  // when that is f32/bf16 (an f32 file stays exact).
+  if (shape.size() == 4) return requested == DType::F32 || requested == DType::BF16 ? requested : DType::F16;
+  if (is_quantized(requested) && shape.back() % kQK != 0) return DType::F16;
+  const bool embedding = canonical == "thinker.model.embed_tokens.weight" || canonical == "thinker.lm_head.weight";
+  if (embedding && requested == DType::Q4_0) return DType::Q8_0;
+  return requested;
+}
+
+DType chatllm_tensor_type(const std::vector<int64_t>& shape, DType requested) {
+  if (shape.size() <= 1) return DType::F32;
+  if (is_quantized(requested)) return shape.back() % kQK == 0 ? requested : DType::F16;
+  return DType::F16;  // chatllm's converter writes f16 for both -t f16 and -t f32
+}
+
+Expected<std::vector<TypeOverride>> parse_type_overrides(const std::vector<std::string>& specs) {
+  std::vector<TypeOverride> out;
+  for (const std::string& s : specs) {
+    size_t eq = s.rfind('=');
+    DType t;
+    if (eq == std::string::npos || !parse_dtype(s.substr(eq + 1), &t))
+      return Status::Error(fmt::format("--tensor-type '{}': expected REGEX=TYPE with TYPE one of f32, f16, bf16, q8_0, q4_0", s));
+    try {
+      out.push_back({std::regex(s.substr(0, eq)), s, t});
+    } catch (const std::regex_error& e) {
+      return Status::Error(fmt::format("--tensor-type '{}': bad regular expression: {}", s, e.what()));
+    }
+  }
+  return out;
+}
+
+}  // namespace qasr
