@@ -32,15 +32,17 @@ namespace {
 
 struct ByteMap {
   char32_t to_uni[256];
-  std::unordered_map<char32_t, uint8_t> to_byte;
+  int16_t to_byte[324];  // code point (< 256 + 68) → byte, −1 if not a byte-level char
   ByteMap() {
     int n = 0;
+    for (int16_t& v : to_byte) v = -1;
     for (int b = 0; b < 256; ++b) {
       bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
       to_uni[b] = printable ? static_cast<char32_t>(b) : static_cast<char32_t>(256 + n++);
-      to_byte[to_uni[b]] = static_cast<uint8_t>(b);
+      to_byte[to_uni[b]] = static_cast<int16_t>(b);
     }
   }
+  int byte_of(char32_t c) const { return c < 324 ? to_byte[c] : -1; }
 };
 const ByteMap& byte_map() {
   static const ByteMap m;
@@ -73,44 +75,58 @@ Expected<Tokenizer> Tokenizer::from_tables(std::vector<std::string> tokens,
   t.id_to_bytes_.resize(size);
   t.special_.assign(size, 0);
   t.token_to_id_.reserve(size);
-  for (int32_t id = 0; id < t.n_vocab_entries_; ++id) {
-    const std::string& s = t.id_to_token_[id];
-    if (s.empty()) continue;  // a hole (allowed: e.g. a file with fewer strings than rows)
-    t.token_to_id_.emplace(s, id);
-    std::string bytes;
-    for (char32_t c : utf8::to_u32(s)) {
-      auto it = bm.to_byte.find(c);
-      if (it != bm.to_byte.end()) bytes.push_back(static_cast<char>(it->second));
-      else utf8::append(bytes, c);  // not a byte-level char: keep it literally
-    }
-    t.id_to_bytes_[id] = std::move(bytes);
-  }
   for (const AddedToken& a : added) {
     t.id_to_token_[a.id] = a.content;
     t.id_to_bytes_[a.id] = a.content;
     t.special_[a.id] = a.special ? 1 : 0;
-    t.token_to_id_[a.content] = a.id;
   }
+  // id_to_token_ is complete: from here on its strings stay where they are.
+  for (int32_t id = 0; id < t.n_vocab_entries_; ++id) {
+    const std::string& s = t.id_to_token_[id];
+    if (s.empty() || t.special_[id] || !t.id_to_bytes_[id].empty()) continue;  // hole or added token
+    t.token_to_id_.put_if_absent(std::string_view(s), id);
+    std::string& bytes = t.id_to_bytes_[id];
+    bytes.reserve(s.size());
+    for (size_t i = 0; i < s.size();) {
+      // Decode one UTF-8 char (vocab strings are valid UTF-8; ASCII fast path).
+      unsigned char c0 = static_cast<unsigned char>(s[i]);
+      char32_t c;
+      size_t len;
+      if (c0 < 0x80) c = c0, len = 1;
+      else if (c0 < 0xE0 && i + 1 < s.size()) c = ((c0 & 0x1F) << 6) | (s[i + 1] & 0x3F), len = 2;
+      else len = c0 < 0xF0 ? 3 : 4, c = 0x110000;
+      len = std::min(len, s.size() - i);
+      const int b = bm.byte_of(c);
+      if (b >= 0) bytes.push_back(static_cast<char>(b));
+      else bytes.append(s, i, len);  // not a byte-level char: keep it literally
+      i += len;
+    }
+  }
+  for (const AddedToken& a : added) t.token_to_id_.put(std::string_view(t.id_to_token_[a.id]), a.id);
   t.added_ = std::move(added);
   std::stable_sort(t.added_.begin(), t.added_.end(),
                    [](const AddedToken& x, const AddedToken& y) { return x.content.size() > y.content.size(); });
   for (int b = 0; b < 256; ++b) {
     std::string s;
     utf8::append(s, bm.to_uni[b]);
-    auto it = t.token_to_id_.find(s);
-    if (it == t.token_to_id_.end())
+    const int32_t* it = t.token_to_id_.find(std::string_view(s));
+    if (!it)
       return Status::Error(fmt::format("tokenizer: vocabulary lacks the byte-level token for byte 0x{:02x}", b));
-    t.byte_to_id_[b] = it->second;
+    t.byte_to_id_[b] = *it;
   }
   t.merges_.reserve(merges.size());
+  t.n_merge_lines_ = merges.size();
+  std::string joined;
   for (size_t r = 0; r < merges.size(); ++r) {
-    auto l = t.token_to_id_.find(merges[r].first), rr = t.token_to_id_.find(merges[r].second);
-    auto m = t.token_to_id_.find(merges[r].first + merges[r].second);
-    if (l == t.token_to_id_.end() || rr == t.token_to_id_.end() || m == t.token_to_id_.end())
+    joined.assign(merges[r].first).append(merges[r].second);
+    const int32_t* l = t.token_to_id_.find(merges[r].first);
+    const int32_t* rr = t.token_to_id_.find(merges[r].second);
+    const int32_t* m = t.token_to_id_.find(joined);
+    if (!l || !rr || !m)
       return Status::Error(fmt::format("tokenizer: merge {} ('{} {}') uses tokens missing from the vocabulary", r,
                                        merges[r].first, merges[r].second));
-    uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(l->second)) << 32) | static_cast<uint32_t>(rr->second);
-    t.merges_.emplace(key, std::make_pair(static_cast<int32_t>(r), m->second));  // first (lowest) rank wins
+    uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(*l)) << 32) | static_cast<uint32_t>(*rr);
+    t.merges_.put_if_absent(key, static_cast<int32_t>(r), *m);  // first (lowest) rank wins
   }
   int err = 0;
   PCRE2_SIZE off = 0;
@@ -178,16 +194,16 @@ Expected<Tokenizer> Tokenizer::load_dir(const std::string& dir) {
 }
 
 std::optional<int32_t> Tokenizer::find(std::string_view token) const {
-  auto it = token_to_id_.find(std::string(token));
-  if (it == token_to_id_.end()) return std::nullopt;
-  return it->second;
+  const int32_t* it = token_to_id_.find(token);
+  if (!it) return std::nullopt;
+  return *it;
 }
 
 std::vector<std::pair<std::string, std::string>> Tokenizer::merge_list() const {
-  std::vector<std::pair<std::string, std::string>> out(merges_.size());
-  for (auto& [key, rm] : merges_) {
-    out[rm.first] = {id_to_token_[static_cast<int32_t>(key >> 32)], id_to_token_[static_cast<int32_t>(key & 0xffffffffu)]};
-  }
+  std::vector<std::pair<std::string, std::string>> out(n_merge_lines_);
+  merges_.for_each([&](uint64_t key, int32_t rank, int32_t) {
+    out[rank] = {id_to_token_[static_cast<int32_t>(key >> 32)], id_to_token_[static_cast<int32_t>(key & 0xffffffffu)]};
+  });
   // Duplicate merges (same pair twice) leave holes; drop them.
   std::erase_if(out, [](const auto& p) { return p.first.empty(); });
   return out;
@@ -199,17 +215,14 @@ void Tokenizer::encode_piece(std::string_view piece, std::vector<int32_t>& out) 
   std::vector<int32_t> syms;
   syms.reserve(piece.size());
   for (unsigned char b : piece) syms.push_back(byte_to_id_[b]);
-  auto pair_info = [&](size_t i) -> const std::pair<int32_t, int32_t>* {
-    uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(syms[i])) << 32) | static_cast<uint32_t>(syms[i + 1]);
-    auto it = merges_.find(key);
-    return it == merges_.end() ? nullptr : &it->second;
-  };
   while (syms.size() > 1) {
     int32_t best_rank = INT32_MAX, left = -1, right = -1, merged = -1;
     for (size_t i = 0; i + 1 < syms.size(); ++i) {
-      if (auto* m = pair_info(i); m && m->first < best_rank) {
-        best_rank = m->first;
-        merged = m->second;
+      const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(syms[i])) << 32) | static_cast<uint32_t>(syms[i + 1]);
+      int32_t rank, out;
+      if (merges_.get(key, &rank, &out) && rank < best_rank) {
+        best_rank = rank;
+        merged = out;
         left = syms[i];
         right = syms[i + 1];
       }

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "text/flat_map.h"
 
 namespace qasr {
 
@@ -73,12 +74,14 @@ class Tokenizer {
   std::vector<std::string> id_to_token_;  // vocab string or added content; "" for holes
   std::vector<std::string> id_to_bytes_;  // decoded bytes per id
   std::vector<uint8_t> special_;          // per id: skipped when decoding with skip_special
-  std::unordered_map<std::string, int32_t> token_to_id_;
+  // Views into id_to_token_ (its strings never move once built).
+  FlatStrMap token_to_id_;
   std::vector<AddedToken> added_;        // sorted by content length, longest first
   int32_t n_vocab_entries_ = 0;
   int32_t byte_to_id_[256];
   // (left id << 32 | right id) → (rank, merged id)
-  std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merges_;
+  FlatPairMap merges_;
+  size_t n_merge_lines_ = 0;
   std::unique_ptr<Regex> regex_;
 };
 

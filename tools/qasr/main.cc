@@ -207,12 +207,14 @@ std::string shape_str(const std::vector<int64_t>& s) {
 }
 
 int run_inspect(const std::string& path, double max_audio, int max_new) {
+  const double t0 = now_ms();
   auto m = qasr::Model::load(path);
   if (!m.ok()) return fail(m.error());
+  const double load_ms = now_ms() - t0;
   const qasr::ModelSource& src = (*m)->source();
   const qasr::ModelConfig& c = src.config;
-  std::printf("file: %s\nformat: %s\nmapped: %zu bytes\n", path.c_str(), qasr::model_format_name(src.format),
-              src.mapped_bytes());
+  std::printf("file: %s\nformat: %s\nmapped: %zu bytes; owned by the model: %zu bytes; loaded and validated in %.0f ms\n",
+              path.c_str(), qasr::model_format_name(src.format), src.mapped_bytes(), (*m)->owned_bytes(), load_ms);
   std::printf("audio encoder: d_model %d, layers %d, heads %d, ffn %d, conv channels %d, mel bins %d, output %d, "
               "n_window %d, n_window_infer %d\n",
               c.audio.d_model, c.audio.layers, c.audio.heads, c.audio.ffn, c.audio.conv_channels, c.audio.num_mel_bins,
