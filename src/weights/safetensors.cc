@@ -22,7 +22,9 @@ Expected<std::vector<TensorView>> parse_safetensors(const uint8_t* bytes, size_t
     return Status::Error(fmt::format("'{}': safetensors header is not a JSON object", name));
   const uint64_t data_start = 8 + hlen, data_size = size - data_start;
   std::vector<TensorView> out;
-  for (auto& [key, v] : h.items()) {
+  for (auto item : h.items()) {
+    const std::string& key = item.key();
+    const json& v = item.value();
     if (key == "__metadata__") continue;
     auto err = [&](const std::string& m) { return Status::Error(fmt::format("'{}': tensor '{}': {}", name, key, m)); };
     if (!v.is_object() || !v.contains("dtype") || !v["dtype"].is_string() || !v.contains("shape") ||
