@@ -21,6 +21,11 @@ for name, n in (("zero", 0), ("hundred", 100)):
         w.writeframes(struct.pack(f"<{n}h", *([1000] * n)))
 PYEOF
 mkdir -p "$WORK/notatokenizer"
+head -c 200000 "$DATA/chatllm/tiny-q4_0.bin" > "$WORK/truncated.bin"
+echo "not a model" > "$WORK/text.gguf"
+printf 'GGUF\x03\x00\x00\x00' > "$WORK/header-only.gguf"
+cp "$DATA/chatllm/tiny-q4_0.bin" "$WORK/badoffset.bin"
+printf '\x00\x00\x00\x00' | dd of="$WORK/badoffset.bin" bs=1 seek=12 conv=notrunc status=none
 
 expect_error() {  # name, then the command
   local name=$1; shift
@@ -50,5 +55,18 @@ expect_error "tokenizer missing"   "$QASR" tokenize --tokenizer "$WORK/notatoken
 expect_error "bad token id"        "$QASR" detokenize --tokenizer "$ASSETS/qwen3-asr-tokenizer" 12 x3
 expect_error "negative token id"   "$QASR" detokenize --tokenizer "$ASSETS/qwen3-asr-tokenizer" -- -4
 
-echo "$((12 - fails)) passed, $fails failed"
+expect_error "model missing"       "$QASR" transcribe --model "$WORK/nope.gguf" "$DATA/audio/whisper.cpp_jfk.wav"
+expect_error "model truncated"     "$QASR" transcribe --model "$WORK/truncated.bin" "$DATA/audio/whisper.cpp_jfk.wav"
+expect_error "model is text"       "$QASR" inspect "$WORK/text.gguf"
+expect_error "gguf header only"    "$QASR" inspect "$WORK/header-only.gguf"
+expect_error "chatllm bad offset"  "$QASR" inspect "$WORK/badoffset.bin"
+expect_error "unknown language"    "$QASR" transcribe --model "$DATA/chatllm/tiny-q4_0.bin" --language Klingon "$DATA/audio/whisper.cpp_jfk.wav"
+expect_error "bad convert type"    "$QASR" convert "$DATA/chatllm/tiny-q4_0.bin" -o "$WORK/x.gguf" --type q5_k
+expect_error "hf with q4_0"        "$QASR" synth --preset tiny --format hf --type q4_0 -o "$WORK/hfq"
+
+# A good chatllm file: inspect works and counts its tensors.
+if "$QASR" inspect "$DATA/chatllm/tiny-q4_0.bin" | grep -q '^tensors: 70$'; then echo "ok   inspect tensors: 70"
+else echo "FAIL inspect did not print 'tensors: 70'"; fails=$((fails+1)); fi
+
+echo "$((21 - fails)) passed, $fails failed"
 [ "$fails" -eq 0 ]
