@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "audio/audio.h"
+#include "base/memory.h"
 #include "base/npy.h"
 #include "base/status.h"
 #include "features/mel.h"
@@ -211,6 +212,7 @@ int run_inspect(const std::string& path, double max_audio, int max_new) {
   auto m = qasr::Model::load(path);
   if (!m.ok()) return fail(m.error());
   const double load_ms = now_ms() - t0;
+  const qasr::MemoryProbe mem = qasr::read_memory();
   const qasr::ModelSource& src = (*m)->source();
   const qasr::ModelConfig& c = src.config;
   std::printf("file: %s\nformat: %s\nmapped: %zu bytes; owned by the model: %zu bytes; loaded and validated in %.0f ms\n",
@@ -244,6 +246,9 @@ int run_inspect(const std::string& path, double max_audio, int max_new) {
   }
   for (const auto& [type, nb] : per_type)
     std::printf("total %-5s %4zu tensors %14zu bytes (%.1f MiB)\n", type.c_str(), nb.first, nb.second, nb.second / 1048576.0);
+  std::printf("process memory after load: RSS %.1f MiB (anonymous %.1f, file-backed %.1f); the weights are mapped, "
+              "pages come in when first used\n",
+              mem.rss / 1048576.0, mem.rss_anon / 1048576.0, mem.rss_file / 1048576.0);
   qasr::SessionLimits lim;
   lim.max_audio_seconds = max_audio;
   lim.max_new_tokens = max_new;
