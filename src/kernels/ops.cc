@@ -6,9 +6,11 @@
 
 #include "base/status.h"
 #include "kernels/half.h"
+#include "kernels/dispatch.h"
 #include "kernels/quant.h"
 
 #include <cctype>
+#include <immintrin.h>
 
 namespace qasr {
 
@@ -57,6 +59,23 @@ bool dtype_from_ggml(int g, DType* out) {
   }
 }
 
+namespace {
+
+// f16 → f32 with F16C (8 at a time) when the CPU has it; the scalar loop otherwise.
+__attribute__((target("avx2,f16c"))) void f16_to_f32_f16c(const uint16_t* p, size_t n, float* out) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i))));
+  for (; i < n; ++i) out[i] = f16_to_f32(p[i]);
+}
+
+bool has_f16c() {
+  static const bool yes = best_isa() != Isa::kScalar;
+  return yes;
+}
+
+}  // namespace
+
 float load_f32(DType t, const void* data, size_t i) {
   if (is_quantized(t)) {
     float block[kQK];
@@ -78,6 +97,10 @@ void to_f32(DType t, const void* data, size_t offset, size_t n, float* out) {
       return;
     case DType::F16: {
       const uint16_t* p = static_cast<const uint16_t*>(data) + offset;
+      if (has_f16c()) {
+        f16_to_f32_f16c(p, n, out);
+        return;
+      }
       for (size_t i = 0; i < n; ++i) out[i] = f16_to_f32(p[i]);
       return;
     }
@@ -116,6 +139,10 @@ float dot(const float* a, const float* b, int64_t n) {
 
 void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y) {
   const int64_t N = W.rows, K = W.cols;
+  // Work is split over output rows; each task takes kRowBlock weight rows and runs
+  // every activation row against them, so a weight block stays in L1/L2 while the
+  // activations stream past once per block (not once per weight row).
+  constexpr int64_t kRowBlock = 16;
   if (is_quantized(W.dtype)) {
     // Activations quantized to q8_0 blocks, as ggml does; integer block dots.
     QASR_CHECK(K % kQK == 0) << "quantized matrix with " << K << " columns";
@@ -124,34 +151,38 @@ void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const flo
     if (static_cast<int64_t>(xq.size()) < M * nb) xq.resize(M * nb);
     for (int64_t m = 0; m < M; ++m) quantize_q8_0(x + m * K, xq.data() + m * nb, K);
     const BlockQ8_0* xqp = xq.data();
-    pool.parallel_for(N, 16, [&](int64_t n0, int64_t n1, int) {
-      for (int64_t n = n0; n < n1; ++n) {
-        const float b = bias ? bias[n] : 0.0f;
-        if (W.dtype == DType::Q8_0) {
-          const BlockQ8_0* w = static_cast<const BlockQ8_0*>(W.data) + n * nb;
-          for (int64_t m = 0; m < M; ++m) y[m * N + n] = dot_q8_0_q8_0(w, xqp + m * nb, K) + b;
-        } else {
-          const BlockQ4_0* w = static_cast<const BlockQ4_0*>(W.data) + n * nb;
-          for (int64_t m = 0; m < M; ++m) y[m * N + n] = dot_q4_0_q8_0(w, xqp + m * nb, K) + b;
+    const QuantKernels& qk = quant_kernels();
+    pool.parallel_for(N, kRowBlock, [&](int64_t n0, int64_t n1, int) {
+      for (int64_t nb0 = n0; nb0 < n1; nb0 += kRowBlock) {
+        const int64_t nb1 = std::min(n1, nb0 + kRowBlock);
+        for (int64_t m = 0; m < M; ++m) {
+          const BlockQ8_0* a = xqp + m * nb;
+          for (int64_t n = nb0; n < nb1; ++n) {
+            const float d = W.dtype == DType::Q8_0
+                                ? qk.dot_q8_0(static_cast<const BlockQ8_0*>(W.data) + n * nb, a, K)
+                                : qk.dot_q4_0(static_cast<const BlockQ4_0*>(W.data) + n * nb, a, K);
+            y[m * N + n] = d + (bias ? bias[n] : 0.0f);
+          }
         }
       }
     });
     return;
   }
-  pool.parallel_for(N, 16, [&](int64_t n0, int64_t n1, int) {
-    // One converted weight row per thread; allocated once per thread, reused.
-    thread_local std::vector<float> row;
-    if (static_cast<int64_t>(row.size()) < K) row.resize(K);
-    for (int64_t n = n0; n < n1; ++n) {
+  pool.parallel_for(N, kRowBlock, [&](int64_t n0, int64_t n1, int) {
+    // kRowBlock converted weight rows per thread; allocated once per thread, reused.
+    thread_local std::vector<float> rows;
+    if (static_cast<int64_t>(rows.size()) < kRowBlock * K) rows.resize(kRowBlock * K);
+    for (int64_t nb0 = n0; nb0 < n1; nb0 += kRowBlock) {
+      const int64_t nb1 = std::min(n1, nb0 + kRowBlock);
       const float* w;
       if (W.dtype == DType::F32) {
-        w = static_cast<const float*>(W.data) + n * K;
+        w = static_cast<const float*>(W.data) + nb0 * K;
       } else {
-        to_f32(W.dtype, W.data, static_cast<size_t>(n * K), static_cast<size_t>(K), row.data());
-        w = row.data();
+        to_f32(W.dtype, W.data, static_cast<size_t>(nb0 * K), static_cast<size_t>((nb1 - nb0) * K), rows.data());
+        w = rows.data();
       }
-      const float b = bias ? bias[n] : 0.0f;
-      for (int64_t m = 0; m < M; ++m) y[m * N + n] = dot(x + m * K, w, K) + b;
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t n = nb0; n < nb1; ++n) y[m * N + n] = dot(x + m * K, w + (n - nb0) * K, K) + (bias ? bias[n] : 0.0f);
     }
   });
 }

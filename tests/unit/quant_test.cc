@@ -137,3 +137,45 @@ TEST(Half, F16RoundTripsAndRounds) {
 
 }  // namespace
 }  // namespace qasr
+
+#include "kernels/dispatch.h"
+
+namespace qasr {
+namespace {
+
+// Every fast dot kernel against the scalar reference, on odd block counts.
+TEST(QuantKernels, FastDotsMatchScalarReference) {
+  std::mt19937 rng(9);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+    const QuantKernels& k = quant_kernels(isa);
+    std::printf("testing %s (requested %s)\n", isa_name(k.isa), isa_name(isa));
+    for (int64_t nb : {1, 3, 7, 37, 240}) {
+      const int64_t n = nb * 32;
+      std::vector<float> w(n), a(n);
+      for (float& v : w) v = nd(rng);
+      for (float& v : a) v = nd(rng);
+      w[5] = 40.0f;  // an outlier block
+      std::vector<BlockQ4_0> w4(nb);
+      std::vector<BlockQ8_0> w8(nb), a8(nb);
+      quantize_q4_0(w.data(), w4.data(), n);
+      quantize_q8_0(w.data(), w8.data(), n);
+      quantize_q8_0(a.data(), a8.data(), n);
+      const float r4 = dot_q4_0_q8_0(w4.data(), a8.data(), n), f4 = k.dot_q4_0(w4.data(), a8.data(), n);
+      const float r8 = dot_q8_0_q8_0(w8.data(), a8.data(), n), f8 = k.dot_q8_0(w8.data(), a8.data(), n);
+      // Integer block sums are exact; only the f32 accumulation order differs.
+      float scale4 = 0, scale8 = 0;
+      std::vector<float> wd(n), ad(n);
+      dequantize_q4_0(w4.data(), wd.data(), n);
+      dequantize_q8_0(a8.data(), ad.data(), n);
+      for (int64_t i = 0; i < n; ++i) scale4 += std::fabs(wd[i] * ad[i]);
+      dequantize_q8_0(w8.data(), wd.data(), n);
+      for (int64_t i = 0; i < n; ++i) scale8 += std::fabs(wd[i] * ad[i]);
+      EXPECT_NEAR(f4, r4, 1e-5f * scale4) << isa_name(k.isa) << " q4_0 nb=" << nb;
+      EXPECT_NEAR(f8, r8, 1e-5f * scale8) << isa_name(k.isa) << " q8_0 nb=" << nb;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace qasr

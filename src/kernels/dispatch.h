@@ -1,0 +1,29 @@
+// Run-time CPU dispatch for the fast kernels. Each kernel has a scalar reference
+// (kernels/quant.h, ops.cc) and x86 variants built with target attributes:
+// AVX2 (+FMA, F16C) as the baseline of a fast path, AVX-512 VNNI where present.
+// QASR_ISA=scalar|avx2|avx512 forces a level (tests and benchmarks compare them).
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/quant.h"
+
+namespace qasr {
+
+enum class Isa { kScalar, kAvx2, kAvx512 };
+const char* isa_name(Isa isa);
+Isa best_isa();  // what this CPU supports, capped by QASR_ISA
+
+struct QuantKernels {
+  Isa isa;
+  // Σ w·a over n (multiple of 32) elements, a quantized to q8_0.
+  float (*dot_q4_0)(const BlockQ4_0* w, const BlockQ8_0* a, int64_t n);
+  float (*dot_q8_0)(const BlockQ8_0* w, const BlockQ8_0* a, int64_t n);
+};
+
+// Kernels for a given level (falls back to a lower one when the CPU lacks it).
+const QuantKernels& quant_kernels(Isa isa);
+// The process-wide choice (best_isa()), fixed on first use.
+const QuantKernels& quant_kernels();
+
+}  // namespace qasr
