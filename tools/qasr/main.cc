@@ -23,6 +23,9 @@
 #include "text/languages.h"
 #include "weights/synth.h"
 #include "weights/convert.h"
+#include "score/metrics.h"
+#include "score/normalize.h"
+#include "base/io.h"
 #include "weights/model_source.h"
 
 #include <sys/stat.h>
@@ -261,6 +264,49 @@ int run_inspect(const std::string& path, double max_audio, int max_new) {
   return 0;
 }
 
+int run_normalize(const std::string& text) {
+  auto n = qasr::Normalizer::create();
+  if (!n.ok()) return fail(n.error());
+  const std::string out = n->normalize(text);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  std::fputc('\n', stdout);
+  return 0;
+}
+
+int run_score(std::string ref, const std::string& ref_file, std::string hyp, const std::string& hyp_file, bool json) {
+  if (!ref_file.empty()) {
+    auto r = qasr::read_file(ref_file, 64 << 20);
+    if (!r.ok()) return fail(r.error());
+    ref = *r;
+  }
+  if (!hyp_file.empty()) {
+    auto h = qasr::read_file(hyp_file, 64 << 20);
+    if (!h.ok()) return fail(h.error());
+    hyp = *h;
+  }
+  auto n = qasr::Normalizer::create();
+  if (!n.ok()) return fail(n.error());
+  const std::string rn = n->normalize(ref), hn = n->normalize(hyp);
+  const qasr::ErrorCounts w = qasr::word_errors(rn, hn), c = qasr::char_errors(rn, hn);
+  const bool cer = qasr::prefers_cer(rn);
+  if (json) {
+    nlohmann::json j = {{"wer", w.rate()}, {"cer", c.rate()}, {"metric", cer ? "cer" : "wer"},
+                        {"reference_normalized", rn}, {"hypothesis_normalized", hn},
+                        {"word_errors", {{"substitutions", w.substitutions}, {"deletions", w.deletions},
+                                         {"insertions", w.insertions}, {"reference_words", w.reference_length}}},
+                        {"char_errors", {{"substitutions", c.substitutions}, {"deletions", c.deletions},
+                                         {"insertions", c.insertions}, {"reference_chars", c.reference_length}}}};
+    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  } else {
+    std::printf("WER %.4f (%lld sub, %lld del, %lld ins / %lld words)\nCER %.4f (%lld sub, %lld del, %lld ins / %lld chars)\n"
+                "metric for this language: %s\nreference:  %s\nhypothesis: %s\n",
+                w.rate(), (long long)w.substitutions, (long long)w.deletions, (long long)w.insertions,
+                (long long)w.reference_length, c.rate(), (long long)c.substitutions, (long long)c.deletions,
+                (long long)c.insertions, (long long)c.reference_length, cer ? "CER" : "WER", rn.c_str(), hn.c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -323,8 +369,25 @@ int main(int argc, char** argv) {
   in->add_option("--max-audio-seconds", insp_audio, "session limit to size")->capture_default_str();
   in->add_option("--max-new-tokens", insp_tokens, "session limit to size")->capture_default_str();
 
+  std::string norm_text;
+  auto* nm = app.add_subcommand("normalize", "Print TEXT as scoring normalizes it (NFKC, case fold, s2twp, Chinese ITN, punctuation)");
+  nm->add_option("text", norm_text, "text")->required();
+
+  std::string sc_ref, sc_ref_file, sc_hyp, sc_hyp_file;
+  bool sc_json = false;
+  auto* sc = app.add_subcommand("score", "WER and CER of a hypothesis against a reference, after normalization");
+  auto* r1 = sc->add_option("--reference", sc_ref, "reference text");
+  auto* r2 = sc->add_option("--reference-file", sc_ref_file, "reference text file");
+  auto* h1 = sc->add_option("--hypothesis", sc_hyp, "hypothesis text");
+  auto* h2 = sc->add_option("--hypothesis-file", sc_hyp_file, "hypothesis text file");
+  r1->excludes(r2);
+  h1->excludes(h2);
+  sc->add_flag("--json", sc_json, "JSON: wer, cer, reference_normalized, hypothesis_normalized");
+
   try {
     app.parse(argc, argv);
+    if (sc->parsed() && (r1->count() + r2->count() != 1 || h1->count() + h2->count() != 1))
+      throw CLI::ValidationError("score needs one of --reference/--reference-file and one of --hypothesis/--hypothesis-file");
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? 0 : 2;
@@ -336,5 +399,7 @@ int main(int argc, char** argv) {
   if (sy->parsed()) return run_synth(preset, seed, synth_out, assets, synth_format, synth_type);
   if (cv->parsed()) return run_convert(conv_src, conv_out, conv_type, conv_overrides);
   if (in->parsed()) return run_inspect(insp_path, insp_audio, insp_tokens);
+  if (nm->parsed()) return run_normalize(norm_text);
+  if (sc->parsed()) return run_score(sc_ref, sc_ref_file, sc_hyp, sc_hyp_file, sc_json);
   return 2;
 }
