@@ -6,6 +6,7 @@
 namespace qasr {
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
+  scratch_.resize(static_cast<size_t>(n_threads_) * kScratchSlots);
   for (int i = 1; i < n_threads_; ++i) threads_.emplace_back([this, i] { worker(i); });
 }
 
@@ -72,6 +73,26 @@ int default_thread_count() {
   }
   unsigned hc = std::thread::hardware_concurrency();
   return hc ? static_cast<int>(hc) : 1;
+}
+
+}  // namespace qasr
+
+namespace qasr {
+
+void* ThreadPool::scratch(int thread, int slot, size_t bytes) {
+  std::vector<char>& v = scratch_[static_cast<size_t>(thread) * kScratchSlots + slot];
+  if (v.size() < bytes) v.resize(bytes);
+  return v.data();
+}
+
+void ThreadPool::release_scratch() {
+  for (auto& v : scratch_) std::vector<char>().swap(v);
+}
+
+size_t ThreadPool::scratch_bytes() const {
+  size_t n = 0;
+  for (const auto& v : scratch_) n += v.capacity();
+  return n;
 }
 
 }  // namespace qasr

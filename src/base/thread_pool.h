@@ -21,6 +21,15 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return n_threads_; }
+
+  // Per-thread scratch memory for kernels, grown on demand and reused (no
+  // allocation per call once warm). `slot` separates buffers used together.
+  // Owned by the pool; release_scratch() frees all of it (e.g. when a model is
+  // unloaded), so nothing lingers in thread-locals.
+  static constexpr int kScratchSlots = 3;
+  void* scratch(int thread, int slot, size_t bytes);
+  void release_scratch();
+  size_t scratch_bytes() const;
   // fn(begin, end, thread_index). Ranges are multiples of `grain` (except the last).
   // Takes any callable by reference without allocating (no std::function).
   template <typename Fn>
@@ -37,6 +46,7 @@ class ThreadPool {
   };
   void run(int64_t n, int64_t grain, const RangeFn& fn);
   void worker(int index);
+  std::vector<std::vector<char>> scratch_;  // [thread · kScratchSlots + slot]
   int n_threads_;
   std::vector<std::thread> threads_;
   std::mutex run_mutex_;  // serialises parallel_for calls

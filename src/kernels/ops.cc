@@ -147,10 +147,9 @@ void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const flo
     // Activations quantized to q8_0 blocks, as ggml does; integer block dots.
     QASR_CHECK(K % kQK == 0) << "quantized matrix with " << K << " columns";
     const int64_t nb = K / kQK;
-    thread_local std::vector<BlockQ8_0> xq;
-    if (static_cast<int64_t>(xq.size()) < M * nb) xq.resize(M * nb);
-    for (int64_t m = 0; m < M; ++m) quantize_q8_0(x + m * K, xq.data() + m * nb, K);
-    const BlockQ8_0* xqp = xq.data();
+    // The caller's q8_0 copy of the activations: slot 1 of thread 0 (workers use slot 0).
+    auto* xqp = static_cast<BlockQ8_0*>(pool.scratch(0, 1, static_cast<size_t>(M * nb) * sizeof(BlockQ8_0)));
+    for (int64_t m = 0; m < M; ++m) quantize_q8_0(x + m * K, xqp + m * nb, K);
     const QuantKernels& qk = quant_kernels();
     pool.parallel_for(N, kRowBlock, [&](int64_t n0, int64_t n1, int) {
       for (int64_t nb0 = n0; nb0 < n1; nb0 += kRowBlock) {
@@ -168,18 +167,17 @@ void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const flo
     });
     return;
   }
-  pool.parallel_for(N, kRowBlock, [&](int64_t n0, int64_t n1, int) {
-    // kRowBlock converted weight rows per thread; allocated once per thread, reused.
-    thread_local std::vector<float> rows;
-    if (static_cast<int64_t>(rows.size()) < kRowBlock * K) rows.resize(kRowBlock * K);
+  pool.parallel_for(N, kRowBlock, [&](int64_t n0, int64_t n1, int t) {
+    // kRowBlock converted weight rows per thread, in the pool's scratch.
+    float* rows = static_cast<float*>(pool.scratch(t, 0, static_cast<size_t>(kRowBlock * K) * sizeof(float)));
     for (int64_t nb0 = n0; nb0 < n1; nb0 += kRowBlock) {
       const int64_t nb1 = std::min(n1, nb0 + kRowBlock);
       const float* w;
       if (W.dtype == DType::F32) {
         w = static_cast<const float*>(W.data) + nb0 * K;
       } else {
-        to_f32(W.dtype, W.data, static_cast<size_t>(nb0 * K), static_cast<size_t>((nb1 - nb0) * K), rows.data());
-        w = rows.data();
+        to_f32(W.dtype, W.data, static_cast<size_t>(nb0 * K), static_cast<size_t>((nb1 - nb0) * K), rows);
+        w = rows;
       }
       for (int64_t m = 0; m < M; ++m)
         for (int64_t n = nb0; n < nb1; ++n) y[m * N + n] = dot(x + m * K, w + (n - nb0) * K, K) + (bias ? bias[n] : 0.0f);

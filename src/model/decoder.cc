@@ -45,9 +45,8 @@ void decoder_forward(const Model& m, Session& s, ThreadPool& pool, int64_t pos0,
       std::copy_n(b.v + i * kvw, kvw, vc + (pos0 + i) * kvw);
     }
     // Causal attention: row i sees positions [0, pos0 + i]. Query head hh uses KV head hh / group.
-    pool.parallel_for(L * H, 1, [&](int64_t jb, int64_t je, int) {
-      thread_local std::vector<float> scores;
-      if (static_cast<int64_t>(scores.size()) < P) scores.resize(P);
+    pool.parallel_for(L * H, 1, [&](int64_t jb, int64_t je, int t) {
+      float* scores = static_cast<float*>(pool.scratch(t, 2, static_cast<size_t>(P) * sizeof(float)));
       for (int64_t job = jb; job < je; ++job) {
         const int64_t i = job / H, hh = job % H, kh = hh / group, n = pos0 + i + 1;
         const float* q = b.q + i * H * hd + hh * hd;
@@ -57,7 +56,7 @@ void decoder_forward(const Model& m, Session& s, ThreadPool& pool, int64_t pos0,
           for (int64_t c = 0; c < hd; ++c) acc += q[c] * k[c];
           scores[j] = acc * scale;
         }
-        ops::softmax_inplace(scores.data(), n);
+        ops::softmax_inplace(scores, n);
         float* o = b.attn + i * H * hd + hh * hd;
         std::fill(o, o + hd, 0.0f);
         for (int64_t j = 0; j < n; ++j) {

@@ -43,9 +43,8 @@ void windowed_attention(ThreadPool& pool, const float* q, const float* k, const 
                         int64_t heads, int64_t win, float* out) {
   const int64_t hd = d / heads, n_win = (N + win - 1) / win;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  pool.parallel_for(n_win * heads, 1, [&](int64_t b, int64_t e, int) {
-    thread_local std::vector<float> scores;
-    if (static_cast<int64_t>(scores.size()) < win) scores.resize(win);
+  pool.parallel_for(n_win * heads, 1, [&](int64_t b, int64_t e, int t) {
+    float* scores = static_cast<float*>(pool.scratch(t, 2, static_cast<size_t>(win) * sizeof(float)));
     for (int64_t job = b; job < e; ++job) {
       const int64_t w = job / heads, h = job % heads;
       const int64_t s0 = w * win, s1 = std::min(N, s0 + win), n = s1 - s0;
@@ -57,7 +56,7 @@ void windowed_attention(ThreadPool& pool, const float* q, const float* k, const 
           for (int64_t c = 0; c < hd; ++c) acc += qi[c] * kj[c];
           scores[j] = acc * scale;
         }
-        ops::softmax_inplace(scores.data(), n);
+        ops::softmax_inplace(scores, n);
         float* oi = out + i * d + h * hd;
         std::fill(oi, oi + hd, 0.0f);
         for (int64_t j = 0; j < n; ++j) {
