@@ -54,6 +54,7 @@ Expected<ConvertReport> convert_to_gguf(const std::string& src_path, const std::
   std::string base = src_path;
   while (!base.empty() && base.back() == '/') base.pop_back();
   meta.name = base.substr(base.find_last_of('/') + 1);
+  if (src->synthetic) meta.name = "qasr-synthetic (random weights) " + meta.name;
   const bool carry = src->format == ModelFormat::kChatllm;
   std::vector<TensorData> tensors;
   ConvertReport rep;

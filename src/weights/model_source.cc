@@ -62,6 +62,7 @@ Expected<ModelSource> open_hf(const std::string& dir, const SourceOptions& opts)
   if (!cfg.ok()) return Status::Error(fmt::format("'{}': {}", dir, cfg.error()));
   s.config = *cfg;
   s.support_languages = languages_from(json::parse(cfg_text, nullptr, false));
+  s.synthetic = cfg_text.find("qasr_synthetic") != std::string::npos;
   QASR_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::load_dir(dir));
   s.tokenizer = std::make_unique<Tokenizer>(std::move(tok));
   std::string gen;
@@ -149,6 +150,7 @@ Expected<ModelSource> open_gguf_source(const std::string& path, const SourceOpti
   if (!checked.ok()) return Status::Error(fmt::format("'{}': GGUF metadata: {}", path, checked.error()));
   s.config = *checked;
   if (auto it = g.kv.find(p + "support_languages"); it != g.kv.end()) s.support_languages = it->second.strs;
+  if (auto it = g.kv.find("general.name"); it != g.kv.end()) s.synthetic = it->second.s.find("qasr-synthetic") != std::string::npos;
 
   // Tokenizer: tokens + token types + merges (llama.cpp keys).
   auto toks = g.kv.find("tokenizer.ggml.tokens");
@@ -211,6 +213,7 @@ Expected<ModelSource> open_chatllm_source(const std::string& path, const SourceO
   if (!cfg.ok()) return Status::Error(fmt::format("'{}': meta config.json: {}", path, cfg.error()));
   s.config = *cfg;
   s.support_languages = languages_from(meta["config.json"]);
+  s.synthetic = c.meta_json.find("qasr-synthetic") != std::string::npos || c.meta_json.find("qasr_synthetic") != std::string::npos;
   // The binary config block must agree with the meta config.
   const ChatllmConfig& k = c.config;
   const TextConfig& t = s.config.text;

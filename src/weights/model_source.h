@@ -31,6 +31,7 @@ struct ModelSource {
   // Logits from the file's own thinker.lm_head.weight (chatllm does this; GGUF files
   // carry one only when converted from such a file). HF checkpoints are tied.
   bool separate_lm_head = false;
+  bool synthetic = false;  // random weights written by `qasr synth` (transcripts are meaningless)
   std::vector<std::unique_ptr<MappedFile>> files;
   size_t mapped_bytes() const;
 };

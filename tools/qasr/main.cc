@@ -24,8 +24,13 @@
 #include "weights/synth.h"
 #include "weights/convert.h"
 #include "score/metrics.h"
+#include "bench/switch_bench.h"
+
+#include <cstdlib>
+#include <unistd.h>
 #include "score/normalize.h"
 #include "base/io.h"
+#include "base/utf8.h"
 #include "weights/model_source.h"
 
 #include <sys/stat.h>
@@ -307,6 +312,65 @@ int run_score(std::string ref, const std::string& ref_file, std::string hyp, con
   return 0;
 }
 
+int env_threads() {
+  for (const char* name : {"QASR_THREADS", "INFERENCE_THREADS"})
+    if (const char* e = std::getenv(name)) {
+      const int v = std::atoi(e);
+      if (v > 0) return v;
+    }
+  return qasr::default_thread_count();
+}
+
+// --allocator jemalloc|mimalloc: re-execute with the allocator preloaded.
+int maybe_reexec_with_allocator(const std::string& allocator, char** argv) {
+  if (allocator == "glibc" || std::getenv("QASR_ALLOCATOR_ACTIVE")) return 0;
+  const char* lib = allocator == "jemalloc" ? "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+                    : allocator == "mimalloc" ? "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2"
+                                              : nullptr;
+  if (!lib) return fail(fmt::format("unknown --allocator '{}' (glibc, jemalloc, mimalloc)", allocator));
+  if (::access(lib, R_OK) != 0)
+    return fail(fmt::format("--allocator {}: {} is missing (install Debian's {})", allocator, lib,
+                            allocator == "jemalloc" ? "libjemalloc2" : "libmimalloc2.0"));
+  ::setenv("LD_PRELOAD", lib, 1);
+  ::setenv("QASR_ALLOCATOR_ACTIVE", allocator.c_str(), 1);
+  ::execv("/proc/self/exe", argv);
+  return fail(fmt::format("cannot re-execute with {}: {}", lib, std::strerror(errno)));
+}
+
+int run_bench(qasr::SwitchConfig cfg, const std::string& json_out, const std::string& csv_out,
+              const std::string& html_out, char** argv) {
+  if (int rc = maybe_reexec_with_allocator(cfg.allocator, argv)) return rc;
+  if (cfg.threads <= 0) cfg.threads = env_threads();
+  if (!cfg.language.empty()) {
+    auto l = qasr::resolve_language(cfg.language);
+    if (!l) return fail(fmt::format("unknown language '{}'; supported: {}", cfg.language, qasr::supported_languages_list()));
+    cfg.language = *l;
+  }
+  const bool tty = ::isatty(2);
+  auto progress = [&](const std::string& line) {
+    if (tty) std::fprintf(stderr, "\r\033[K%s", line.c_str());
+    else std::fprintf(stderr, "%s\n", line.c_str());
+    std::fflush(stderr);
+  };
+  auto res = qasr::run_switch_bench(cfg, progress);
+  if (tty && !cfg.quiet) std::fprintf(stderr, "\n");
+  if (!res.ok()) return fail(res.error());
+  std::printf("%s", qasr::format_switch_summary(*res).c_str());
+  auto write = [&](const std::string& path, const std::string& text) -> int {
+    if (path.empty()) return 0;
+    std::string dir = path.substr(0, path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/'));
+    if (!dir.empty()) std::system(("mkdir -p '" + dir + "'").c_str());
+    auto s = qasr::write_file(path, text);
+    if (!s.ok()) return fail(s.message());
+    std::fprintf(stderr, "wrote %s\n", path.c_str());
+    return 0;
+  };
+  if (int rc = write(json_out, res->dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n")) return rc;
+  if (int rc = write(csv_out, qasr::format_switch_csv(*res))) return rc;
+  (void)html_out;
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -384,6 +448,33 @@ int main(int argc, char** argv) {
   h1->excludes(h2);
   sc->add_flag("--json", sc_json, "JSON: wer, cer, reference_normalized, hypothesis_normalized");
 
+  auto* bench = app.add_subcommand("bench", "Benchmarks");
+  bench->require_subcommand(1);
+  qasr::SwitchConfig bc;
+  std::string b_json, b_csv, b_html, b_ref_file, b_trim = "after-unload";
+  auto add_bench_options = [&](CLI::App* b) {
+    b->add_option("--model", bc.models, "model (repeat: they cycle in this order)")->required();
+    b->add_option("--audio", bc.audio, "audio file")->required();
+    b->add_option("--reference", bc.reference, "reference transcript (WER/CER)");
+    b->add_option("--reference-file", b_ref_file, "reference transcript file");
+    b->add_option("--iterations", bc.iterations, "iterations")->capture_default_str();
+    b->add_option("--threads", bc.threads, "threads (default: $QASR_THREADS, $INFERENCE_THREADS, all cores)");
+    b->add_option("--language", bc.language, "force a language");
+    b->add_option("--max-new-tokens", bc.max_new_tokens, "generation limit")->capture_default_str();
+    b->add_option("--warmup-iterations", bc.warmup, "warm-up iterations (default: detected)");
+    b->add_option("--json", b_json, "write results JSON");
+    b->add_option("--csv", b_csv, "write the CSV timeline");
+    b->add_option("--report", b_html, "write the HTML report");
+    b->add_option("--trim", b_trim, "never | after-unload")->capture_default_str();
+    b->add_option("--allocator", bc.allocator, "glibc | jemalloc | mimalloc")->capture_default_str();
+    b->add_flag("--mlock", bc.mlock, "lock mapped weights in RAM");
+    b->add_flag("--quiet", bc.quiet, "no live progress line");
+  };
+  auto* b_switch = bench->add_subcommand("switch", "Load → transcribe → unload each model in turn, probing memory");
+  add_bench_options(b_switch);
+  auto* b_reuse = bench->add_subcommand("reuse", "Keep each model loaded; a new session per transcription");
+  add_bench_options(b_reuse);
+
   try {
     app.parse(argc, argv);
     if (sc->parsed() && (r1->count() + r2->count() != 1 || h1->count() + h2->count() != 1))
@@ -400,6 +491,17 @@ int main(int argc, char** argv) {
   if (cv->parsed()) return run_convert(conv_src, conv_out, conv_type, conv_overrides);
   if (in->parsed()) return run_inspect(insp_path, insp_audio, insp_tokens);
   if (nm->parsed()) return run_normalize(norm_text);
+  if (bench->parsed()) {
+    if (b_trim != "never" && b_trim != "after-unload") return fail("--trim takes never or after-unload");
+    bc.trim = b_trim == "after-unload";
+    bc.mode = b_reuse->parsed() ? "reuse" : "switch";
+    if (!b_ref_file.empty()) {
+      auto r = qasr::read_file(b_ref_file, 1 << 20);
+      if (!r.ok()) return fail(r.error());
+      bc.reference = qasr::utf8::strip(*r);
+    }
+    return run_bench(bc, b_json, b_csv, b_html, argv);
+  }
   if (sc->parsed()) return run_score(sc_ref, sc_ref_file, sc_hyp, sc_hyp_file, sc_json);
   return 2;
 }

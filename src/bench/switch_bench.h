@@ -1,0 +1,47 @@
+// The model-switching memory benchmark (`qasr bench switch`), the earlier study
+// done right: for N iterations, each model in turn is loaded, used for one
+// transcription and fully unloaded (one model at a time), with memory probed at
+// before_load, after_load, after_inference, after_unload and after_trim
+// (malloc_trim(0)). Anonymous and file-backed memory are kept apart and swap is
+// counted, because mapped weights make RSS alone misleading.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/status.h"
+
+namespace qasr {
+
+struct SwitchConfig {
+  std::vector<std::string> models;
+  std::string audio;
+  std::string reference;      // for WER/CER; empty: not scored
+  std::string language;       // canonical name; empty: detect
+  int iterations = 50;
+  int threads = 2;
+  int max_new_tokens = 128;
+  int warmup = -1;            // -1: detect
+  bool trim = true;           // malloc_trim(0) after each unload (the after_trim phase)
+  bool mlock = false;
+  std::string allocator = "glibc";
+  std::string mode = "switch";  // "switch" or "reuse"
+  bool quiet = false;
+};
+
+// Runs the benchmark; `progress` receives a live status line (may be empty).
+Expected<nlohmann::json> run_switch_bench(const SwitchConfig& cfg, const std::function<void(const std::string&)>& progress);
+
+// Adds `summary` (per model, overall, blocks, warm-up, plateau, slope, verdict)
+// to a results document that has `config`, `baseline` and `iterations`.
+void analyse_switch_results(nlohmann::json& results, int warmup_override);
+
+// Console tables laid out like the earlier study's summary.
+std::string format_switch_summary(const nlohmann::json& results);
+// One CSV row per (iteration, model, phase).
+std::string format_switch_csv(const nlohmann::json& results);
+
+}  // namespace qasr
