@@ -25,6 +25,7 @@
 #include "weights/convert.h"
 #include "score/metrics.h"
 #include "bench/switch_bench.h"
+#include "bench/report.h"
 
 #include <cstdlib>
 #include <unistd.h>
@@ -367,7 +368,23 @@ int run_bench(qasr::SwitchConfig cfg, const std::string& json_out, const std::st
   };
   if (int rc = write(json_out, res->dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n")) return rc;
   if (int rc = write(csv_out, qasr::format_switch_csv(*res))) return rc;
-  (void)html_out;
+  if (int rc = write(html_out, qasr::render_html_report(*res))) return rc;
+  return 0;
+}
+
+int run_report(const std::string& in, const std::string& out) {
+  auto text = qasr::read_file(in, size_t{1} << 30);
+  if (!text.ok()) return fail(text.error());
+  nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("summary") || !j.contains("iterations") || !j.contains("config"))
+    return fail(fmt::format("'{}' is not a qasr benchmark results file (needs config, iterations, summary)", in));
+  try {
+    auto s = qasr::write_file(out, qasr::render_html_report(j));
+    if (!s.ok()) return fail(s.message());
+  } catch (const nlohmann::json::exception& e) {
+    return fail(fmt::format("'{}': unexpected results layout: {}", in, e.what()));
+  }
+  std::fprintf(stderr, "wrote %s\n", out.c_str());
   return 0;
 }
 
@@ -475,6 +492,11 @@ int main(int argc, char** argv) {
   auto* b_reuse = bench->add_subcommand("reuse", "Keep each model loaded; a new session per transcription");
   add_bench_options(b_reuse);
 
+  std::string rep_in, rep_out;
+  auto* rp = app.add_subcommand("report", "Render a benchmark results JSON as a self-contained HTML page");
+  rp->add_option("results", rep_in, "results JSON")->required();
+  rp->add_option("-o,--output", rep_out, "output .html")->required();
+
   try {
     app.parse(argc, argv);
     if (sc->parsed() && (r1->count() + r2->count() != 1 || h1->count() + h2->count() != 1))
@@ -491,6 +513,7 @@ int main(int argc, char** argv) {
   if (cv->parsed()) return run_convert(conv_src, conv_out, conv_type, conv_overrides);
   if (in->parsed()) return run_inspect(insp_path, insp_audio, insp_tokens);
   if (nm->parsed()) return run_normalize(norm_text);
+  if (rp->parsed()) return run_report(rep_in, rep_out);
   if (bench->parsed()) {
     if (b_trim != "never" && b_trim != "after-unload") return fail("--trim takes never or after-unload");
     bc.trim = b_trim == "after-unload";
