@@ -13,6 +13,8 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy ffmpeg
   # fuzzing (clang + libFuzzer) and leak tools
   clang-14 libfuzzer-14-dev libclang-rt-14-dev valgrind
+  # benchmark: alternative allocators, the HTML report's browser check
+  libjemalloc2 libmimalloc2.0 chromium
 )
 if [ "${QASR_SETUP_EXTRA:-}" != "" ]; then
   # shellcheck disable=SC2206
