@@ -124,7 +124,7 @@ std::string render_html_report(const json& res) {
       {"resident overhead, RSS (MB)", "avg_resident_overhead_rss_mb"}, {"unload release, anon (MB)", "avg_unload_release_anon_mb"},
       {"net leak per switch, anon (MB)", "avg_net_leak_anon_mb"}, {"net leak per switch, RSS (MB)", "avg_net_leak_rss_mb"},
       {"peak RSS (MB)", "peak_rss_mb"}, {"time to first token (ms)", "avg_first_token_ms"}, {"tokens/s (decode)", "avg_tokens_per_s"},
-      {"chars/s (decode)", "avg_chars_per_s"}, {"real-time factor", "avg_rtf"}, {"WER", "avg_wer"}, {"CER", "avg_cer"}};
+      {"chars/s (decode)", "avg_chars_per_s"}, {"real-time factor", "avg_rtf"}, {"WER (fraction)", "avg_wer"}, {"CER (fraction)", "avg_cer"}};
   for (const auto& [label, key] : rows) {
     h += std::string("<tr><td>") + label + "</td>";
     for (auto& [name, m] : s["per_model"].items()) h += "<td>" + num(m[key]) + "</td>";

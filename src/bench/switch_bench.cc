@@ -407,11 +407,11 @@ std::string format_switch_summary(const json& res) {
   std::string header = fmt::format("{:<40}", "Metric");
   for (const auto& n : names) header += fmt::format("{:>18}", n.substr(0, 17));
   o += header + "\n" + std::string(header.size(), '-') + "\n";
-  auto row = [&](const char* label, const char* key, const char* f) {
+  auto row = [&](const char* label, const char* key, const char* f, double scale = 1.0) {
     std::string r = fmt::format("{:<40}", label);
     for (const auto& n : names) {
       const json& v = s["per_model"][n][key];
-      r += v.is_number() ? fmt::format(fmt::runtime(f), v.get<double>()) : fmt::format("{:>18}", "n/a");
+      r += v.is_number() ? fmt::format(fmt::runtime(f), scale * v.get<double>()) : fmt::format("{:>18}", "n/a");
     }
     o += r + "\n";
   };
@@ -432,8 +432,8 @@ std::string format_switch_summary(const json& res) {
   row("Avg Speed (tokens/sec, decode)", "avg_tokens_per_s", "{:>18.2f}");
   row("Avg Speed (chars/sec, decode)", "avg_chars_per_s", "{:>18.2f}");
   row("Avg Real-time Factor", "avg_rtf", "{:>18.3f}");
-  row("Avg WER (%)", "avg_wer", "{:>18.4f}");
-  row("Avg CER (%)", "avg_cer", "{:>18.4f}");
+  row("Avg WER (%)", "avg_wer", "{:>18.2f}", 100.0);
+  row("Avg CER (%)", "avg_cer", "{:>18.2f}", 100.0);
   if (random) o += "(RANDOM WEIGHTS: WER/CER and transcripts are meaningless; memory and timings are real)\n";
   o += "\n| Block | Iterations | Avg anon (MB) | Avg RSS (MB) | Trend |\n|-------|------------|---------------|--------------|-------|\n";
   for (const json& b : s.value("blocks", json::array()))
