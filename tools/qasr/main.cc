@@ -372,6 +372,86 @@ int run_bench(qasr::SwitchConfig cfg, const std::string& json_out, const std::st
   return 0;
 }
 
+std::string self_path() {
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("/proc/self/exe");
+}
+
+// Load → transcribe → unload cycles with no measuring: what leak-check runs under valgrind.
+int run_cycles(const std::vector<std::string>& models, const std::string& audio, int cycles, int max_new) {
+  auto pcm = qasr::load_audio_file(audio);
+  if (!pcm.ok()) return fail(pcm.error());
+  qasr::ThreadPool pool(2);
+  for (int c = 0; c < cycles; ++c)
+    for (const std::string& path : models) {
+      auto m = qasr::Model::load(path);
+      if (!m.ok()) return fail(m.error());
+      qasr::SessionLimits lim;
+      lim.max_audio_seconds = std::max(30.0, pcm->seconds() + 1);
+      lim.max_new_tokens = max_new;
+      auto s = qasr::Session::create(*m, lim);
+      if (!s.ok()) return fail(s.error());
+      qasr::TranscribeOptions o;
+      o.max_new_tokens = max_new;
+      auto r = qasr::transcribe(**s, pool, *pcm, o);
+      if (!r.ok()) return fail(r.error());
+      pool.release_scratch();
+      std::fprintf(stderr, "cycle %d %s: %zu tokens\n", c + 1, path.c_str(), r->token_ids.size());
+    }
+  return 0;
+}
+
+// Runs the cycles under valgrind memcheck and summarises its leak report.
+int run_leak_check(const std::vector<std::string>& models, const std::string& audio, int cycles, int max_new,
+                   const std::string& json_out) {
+  if (std::system("valgrind --version > /dev/null 2>&1") != 0)
+    return fail("valgrind is not installed (Debian package valgrind)");
+  char tmpl[] = "/tmp/qasr-leakcheck-XXXXXX";
+  if (!::mkdtemp(tmpl)) return fail("cannot create a temporary directory");
+  const std::string log = std::string(tmpl) + "/memcheck.log";
+  std::string cmd = "valgrind --tool=memcheck --leak-check=full --show-leak-kinds=all --num-callers=30 "
+                    "--log-file='" + log + "' '" + self_path() + "' bench cycles --audio '" + audio + "' --cycles " +
+                    std::to_string(cycles) + " --max-new-tokens " + std::to_string(max_new);
+  for (const std::string& m : models) cmd += " --model '" + m + "'";
+  std::fprintf(stderr, "leak-check: %s\n", cmd.c_str());
+  const int rc = std::system(cmd.c_str());
+  auto text = qasr::read_file(log, 256 << 20);
+  if (!text.ok()) return fail(text.error());
+  auto grab = [&](const std::string& what, long long* bytes, long long* blocks) {
+    *bytes = *blocks = 0;
+    size_t p = text->rfind(what + ":");
+    if (p == std::string::npos) return false;
+    std::string line = text->substr(p, text->find('\n', p) - p);
+    std::string digits;
+    for (char ch : line) if (ch != ',') digits.push_back(ch);
+    return std::sscanf(digits.c_str() + what.size() + 1, " %lld bytes in %lld blocks", bytes, blocks) == 2;
+  };
+  long long def_b, def_n, ind_b, ind_n, pos_b, pos_n, reach_b, reach_n;
+  const bool any_leak_summary = grab("definitely lost", &def_b, &def_n);
+  grab("indirectly lost", &ind_b, &ind_n);
+  grab("possibly lost", &pos_b, &pos_n);
+  grab("still reachable", &reach_b, &reach_n);
+  const bool all_freed = text->find("All heap blocks were freed") != std::string::npos;
+  if (!any_leak_summary && !all_freed) return fail(fmt::format("could not read valgrind's report in {}", log));
+  std::printf("valgrind memcheck, %d load/transcribe/unload cycle(s) per model:\n"
+              "  definitely lost: %lld bytes in %lld blocks\n  indirectly lost: %lld bytes in %lld blocks\n"
+              "  possibly lost:   %lld bytes in %lld blocks\n  still reachable: %lld bytes in %lld blocks\n"
+              "  full report: %s\n",
+              cycles, def_b, def_n, ind_b, ind_n, pos_b, pos_n, reach_b, reach_n, log.c_str());
+  if (!json_out.empty()) {
+    nlohmann::json j = {{"cycles", cycles}, {"models", models}, {"audio", audio}, {"report", log},
+                        {"definitely_lost_bytes", def_b}, {"indirectly_lost_bytes", ind_b},
+                        {"possibly_lost_bytes", pos_b}, {"still_reachable_bytes", reach_b}, {"exit_code", rc}};
+    auto s = qasr::write_file(json_out, j.dump(2) + "\n");
+    if (!s.ok()) return fail(s.message());
+  }
+  if (rc != 0) return fail(fmt::format("the cycles failed under valgrind (exit {}); see {}", rc, log));
+  if (def_b > 0) return fail(fmt::format("{} bytes definitely lost; see {}", def_b, log));
+  std::printf("no bytes definitely lost\n");
+  return 0;
+}
+
 int run_report(const std::string& in, const std::string& out) {
   auto text = qasr::read_file(in, size_t{1} << 30);
   if (!text.ok()) return fail(text.error());
@@ -491,6 +571,21 @@ int main(int argc, char** argv) {
   add_bench_options(b_switch);
   auto* b_reuse = bench->add_subcommand("reuse", "Keep each model loaded; a new session per transcription");
   add_bench_options(b_reuse);
+  std::vector<std::string> lc_models;
+  std::string lc_audio, lc_json;
+  int lc_cycles = 3, lc_tokens = 8;
+  auto* b_leak = bench->add_subcommand("leak-check", "Load/transcribe/unload cycles under valgrind memcheck; fails on definitely lost bytes");
+  b_leak->add_option("--model", lc_models, "model (repeatable)")->required();
+  b_leak->add_option("--audio", lc_audio, "audio file")->required();
+  b_leak->add_option("--cycles", lc_cycles, "cycles per model")->capture_default_str();
+  b_leak->add_option("--max-new-tokens", lc_tokens, "generation limit")->capture_default_str();
+  b_leak->add_option("--json", lc_json, "write the summary as JSON");
+  auto* b_cycles = bench->add_subcommand("cycles", "(internal) plain load/transcribe/unload cycles");
+  b_cycles->group("");
+  b_cycles->add_option("--model", lc_models)->required();
+  b_cycles->add_option("--audio", lc_audio)->required();
+  b_cycles->add_option("--cycles", lc_cycles);
+  b_cycles->add_option("--max-new-tokens", lc_tokens);
 
   std::string rep_in, rep_out;
   auto* rp = app.add_subcommand("report", "Render a benchmark results JSON as a self-contained HTML page");
@@ -514,6 +609,8 @@ int main(int argc, char** argv) {
   if (in->parsed()) return run_inspect(insp_path, insp_audio, insp_tokens);
   if (nm->parsed()) return run_normalize(norm_text);
   if (rp->parsed()) return run_report(rep_in, rep_out);
+  if (b_leak->parsed()) return run_leak_check(lc_models, lc_audio, lc_cycles, lc_tokens, lc_json);
+  if (b_cycles->parsed()) return run_cycles(lc_models, lc_audio, lc_cycles, lc_tokens);
   if (bench->parsed()) {
     if (b_trim != "never" && b_trim != "after-unload") return fail("--trim takes never or after-unload");
     bc.trim = b_trim == "after-unload";
