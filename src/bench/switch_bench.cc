@@ -58,23 +58,14 @@ PhaseRec take_probe(const Holdings& h, const ThreadPool& pool) {
 }
 
 json probe_json(const PhaseRec& p) {
-  const MemoryProbe& m = p.mem;
+  json j = memory_probe_json(p.mem);
   const Holdings& h = p.h;
-  return {{"rss_mb", m.rss / kMiB},
-          {"rss_anon_mb", m.rss_anon / kMiB},
-          {"rss_file_mb", m.rss_file / kMiB},
-          {"rss_shmem_mb", m.rss_shmem / kMiB},
-          {"swap_mb", m.swap / kMiB},
-          {"pss_mb", m.pss >= 0 ? json(m.pss / kMiB) : json(nullptr)},
-          {"hwm_mb", m.hwm / kMiB},
-          {"heap_in_use_mb", m.heap_in_use / kMiB},
-          {"heap_free_mb", m.heap_free / kMiB},
-          {"engine",
-           {{"mapped_mb", h.mapped / kMiB},
-            {"model_owned_mb", h.model_owned / kMiB},
-            {"session_reserved_mb", h.session_reserved / kMiB},
-            {"kv_cache_reserved_mb", h.kv_cache / kMiB},
-            {"scratch_mb", p.scratch / kMiB}}}};
+  j["engine"] = {{"mapped_mb", h.mapped / kMiB},
+                 {"model_owned_mb", h.model_owned / kMiB},
+                 {"session_reserved_mb", h.session_reserved / kMiB},
+                 {"kv_cache_reserved_mb", h.kv_cache / kMiB},
+                 {"scratch_mb", p.scratch / kMiB}};
+  return j;
 }
 
 constexpr const char* kPhaseNames[5] = {"before_load", "after_load", "after_inference", "after_unload", "after_trim"};
@@ -102,7 +93,21 @@ std::string model_label(const std::string& path) {
   return b;
 }
 
-json machine_json() {
+}  // namespace
+
+json memory_probe_json(const MemoryProbe& m) {
+  return {{"rss_mb", m.rss / kMiB},
+          {"rss_anon_mb", m.rss_anon / kMiB},
+          {"rss_file_mb", m.rss_file / kMiB},
+          {"rss_shmem_mb", m.rss_shmem / kMiB},
+          {"swap_mb", m.swap / kMiB},
+          {"pss_mb", m.pss >= 0 ? json(m.pss / kMiB) : json(nullptr)},
+          {"hwm_mb", m.hwm / kMiB},
+          {"heap_in_use_mb", m.heap_in_use / kMiB},
+          {"heap_free_mb", m.heap_free / kMiB}};
+}
+
+json machine_description() {
   json m;
   utsname u{};
   if (uname(&u) == 0) m["kernel"] = std::string(u.sysname) + " " + u.release, m["arch"] = u.machine;
@@ -118,6 +123,8 @@ json machine_json() {
   m["kernel_isa"] = isa_name(quant_kernels().isa);
   return m;
 }
+
+namespace {
 
 double get(const json& phases, const char* phase, const char* key) { return phases.at(phase).at(key).get<double>(); }
 
@@ -152,7 +159,7 @@ Expected<json> run_switch_bench(const SwitchConfig& c, const std::function<void(
               {"trim", c.trim ? "after-unload" : "never"},
               {"mlock", c.mlock},
               {"allocator", c.allocator},
-              {"machine", machine_json()},
+              {"machine", machine_description()},
               {"models", json::array()}};
   // Describe the models once (load + unload before the baseline, so the baseline
   // already includes one-time process state such as libraries' static data).
@@ -470,7 +477,8 @@ std::string format_switch_csv(const json& res) {
                          p["rss_anon_mb"].get<double>(), p["rss_file_mb"].get<double>(), p["rss_shmem_mb"].get<double>(),
                          p["swap_mb"].get<double>(), p["pss_mb"].is_number() ? fmt::format("{:.3f}", p["pss_mb"].get<double>()) : "",
                          p["heap_in_use_mb"].get<double>(), p["heap_free_mb"].get<double>(),
-                         p["engine"]["mapped_mb"].get<double>(), p["engine"]["session_reserved_mb"].get<double>(),
+                         p.contains("engine") ? p["engine"]["mapped_mb"].get<double>() : 0.0,
+                         p.contains("engine") ? p["engine"]["session_reserved_mb"].get<double>() : 0.0,
                          m["metrics"]["load_ms"].get<double>(), m["metrics"]["first_token_ms"].get<double>(),
                          m["metrics"]["total_ms"].get<double>());
       }

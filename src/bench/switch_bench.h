@@ -32,6 +32,12 @@ struct SwitchConfig {
   bool quiet = false;
 };
 
+struct MemoryProbe;
+// The memory fields of one probe, as the results JSON stores them (MiB).
+nlohmann::json memory_probe_json(const MemoryProbe& m);
+// The machine description stored in results' config.
+nlohmann::json machine_description();
+
 // Runs the benchmark; `progress` receives a live status line (may be empty).
 Expected<nlohmann::json> run_switch_bench(const SwitchConfig& cfg, const std::function<void(const std::string&)>& progress);
 

@@ -26,6 +26,7 @@
 #include "score/metrics.h"
 #include "bench/switch_bench.h"
 #include "bench/report.h"
+#include "bench/chatllm_engine.h"
 
 #include <cstdlib>
 #include <unistd.h>
@@ -339,7 +340,7 @@ int maybe_reexec_with_allocator(const std::string& allocator, char** argv) {
 }
 
 int run_bench(qasr::SwitchConfig cfg, const std::string& json_out, const std::string& csv_out,
-              const std::string& html_out, char** argv) {
+              const std::string& html_out, const std::string& engine, const std::string& chatllm_lib, char** argv) {
   if (int rc = maybe_reexec_with_allocator(cfg.allocator, argv)) return rc;
   if (cfg.threads <= 0) cfg.threads = env_threads();
   if (!cfg.language.empty()) {
@@ -353,7 +354,10 @@ int run_bench(qasr::SwitchConfig cfg, const std::string& json_out, const std::st
     else std::fprintf(stderr, "%s\n", line.c_str());
     std::fflush(stderr);
   };
-  auto res = qasr::run_switch_bench(cfg, progress);
+  if (engine != "qasr" && engine != "chatllm") return fail(fmt::format("unknown --engine '{}' (qasr, chatllm)", engine));
+  if (engine == "chatllm" && chatllm_lib.empty()) return fail("--engine chatllm needs --chatllm-lib PATH/libchatllm.so");
+  auto res = engine == "chatllm" ? qasr::run_chatllm_switch_bench(cfg, chatllm_lib, progress)
+                                 : qasr::run_switch_bench(cfg, progress);
   if (tty && !cfg.quiet) std::fprintf(stderr, "\n");
   if (!res.ok()) return fail(res.error());
   std::printf("%s", qasr::format_switch_summary(*res).c_str());
@@ -548,7 +552,7 @@ int main(int argc, char** argv) {
   auto* bench = app.add_subcommand("bench", "Benchmarks");
   bench->require_subcommand(1);
   qasr::SwitchConfig bc;
-  std::string b_json, b_csv, b_html, b_ref_file, b_trim = "after-unload";
+  std::string b_json, b_csv, b_html, b_ref_file, b_trim = "after-unload", b_engine = "qasr", b_lib;
   auto add_bench_options = [&](CLI::App* b) {
     b->add_option("--model", bc.models, "model (repeat: they cycle in this order)")->required();
     b->add_option("--audio", bc.audio, "audio file")->required();
@@ -566,6 +570,8 @@ int main(int argc, char** argv) {
     b->add_option("--allocator", bc.allocator, "glibc | jemalloc | mimalloc")->capture_default_str();
     b->add_flag("--mlock", bc.mlock, "lock mapped weights in RAM");
     b->add_flag("--quiet", bc.quiet, "no live progress line");
+    b->add_option("--engine", b_engine, "qasr | chatllm")->capture_default_str();
+    b->add_option("--chatllm-lib", b_lib, "path to libchatllm.so (for --engine chatllm)");
   };
   auto* b_switch = bench->add_subcommand("switch", "Load → transcribe → unload each model in turn, probing memory");
   add_bench_options(b_switch);
@@ -620,7 +626,7 @@ int main(int argc, char** argv) {
       if (!r.ok()) return fail(r.error());
       bc.reference = qasr::utf8::strip(*r);
     }
-    return run_bench(bc, b_json, b_csv, b_html, argv);
+    return run_bench(bc, b_json, b_csv, b_html, b_engine, b_lib, argv);
   }
   if (sc->parsed()) return run_score(sc_ref, sc_ref_file, sc_hyp, sc_hyp_file, sc_json);
   return 2;
