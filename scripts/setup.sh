@@ -8,7 +8,7 @@ PKGS=(
   g++ cmake ninja-build pkg-config git ca-certificates
   # libraries (see README "Dependencies")
   libsndfile1-dev libsoxr-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-  libcpp-httplib-dev libpcre2-dev libutf8proc-dev libopencc-dev
+  libcpp-httplib-dev libpcre2-dev libutf8proc-dev libopencc-dev libopenblas-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy ffmpeg
   # fuzzing (clang + libFuzzer) and leak tools

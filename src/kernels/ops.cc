@@ -1,6 +1,7 @@
 #include "kernels/ops.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <vector>
 
@@ -11,6 +12,8 @@
 
 #include <cctype>
 #include <immintrin.h>
+
+#include <cblas.h>
 
 namespace qasr {
 
@@ -123,6 +126,17 @@ void to_f32(DType t, const void* data, size_t offset, size_t n, float* out) {
 namespace ops {
 namespace {
 
+constexpr int64_t kGemmMinRows = 8;  // below this, the row-dot path (decode) is as fast
+
+// OpenBLAS must not start threads of its own: the caller's pool splits the work.
+void blas_single_thread() {
+  static const bool once = [] {
+    openblas_set_num_threads(1);
+    return true;
+  }();
+  (void)once;
+}
+
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 float dot(const float* a, const float* b, int64_t n) {
   // 8 partial sums: vectorisable without -ffast-math.
@@ -143,6 +157,35 @@ void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const flo
   // every activation row against them, so a weight block stays in L1/L2 while the
   // activations stream past once per block (not once per weight row).
   constexpr int64_t kRowBlock = 16;
+  static const bool use_blas = std::getenv("QASR_NO_BLAS") == nullptr;  // QASR_NO_BLAS=1: reference path (A/B)
+  if (M >= kGemmMinRows && use_blas) {
+    // Many activation rows (encoder, conv stem, prefill): a real GEMM. Each task
+    // converts (or dequantizes) a block of weight rows to f32 in its scratch and calls OpenBLAS's
+    // single-threaded sgemm on it (our pool does the threading).
+    blas_single_thread();
+    constexpr int64_t kGemmBlock = 64;
+    pool.parallel_for(N, kGemmBlock, [&](int64_t n0, int64_t n1, int t) {
+      float* wb = static_cast<float*>(pool.scratch(t, 0, static_cast<size_t>(kGemmBlock * K) * sizeof(float)));
+      for (int64_t b0 = n0; b0 < n1; b0 += kGemmBlock) {
+        const int64_t nb = std::min(kGemmBlock, n1 - b0);
+        const float* w;
+        if (W.dtype == DType::F32) {
+          w = static_cast<const float*>(W.data) + b0 * K;
+        } else {
+          to_f32(W.dtype, W.data, static_cast<size_t>(b0 * K), static_cast<size_t>(nb * K), wb);
+          w = wb;
+        }
+        // y[:, b0:b0+nb] = x · w_blockᵀ
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(M), static_cast<int>(nb),
+                    static_cast<int>(K), 1.0f, x, static_cast<int>(K), w, static_cast<int>(K), 0.0f, y + b0,
+                    static_cast<int>(N));
+        if (bias)
+          for (int64_t m = 0; m < M; ++m)
+            for (int64_t n = b0; n < b0 + nb; ++n) y[m * N + n] += bias[n];
+      }
+    });
+    return;
+  }
   if (is_quantized(W.dtype)) {
     // Activations quantized to q8_0 blocks, as ggml does; integer block dots.
     QASR_CHECK(K % kQK == 0) << "quantized matrix with " << K << " columns";
