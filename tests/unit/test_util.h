@@ -14,12 +14,21 @@ namespace qasr::testing {
 inline std::string data_path(const std::string& rel) { return std::string(QASR_TEST_DATA) + "/" + rel; }
 inline std::string asset_path(const std::string& rel) { return std::string(QASR_ASSETS) + "/" + rel; }
 
-// A fresh scratch directory under the build tree's temp dir.
+// A fresh scratch directory for this test process under the build tree
+// (QASR_TEST_TMP), emptied first; tests leave nothing in /tmp.
+// Removed again when the process exits.
 inline std::string scratch_dir(const std::string& name) {
-  const char* base = std::getenv("TMPDIR");
-  std::string dir = std::string(base ? base : "/tmp") + "/qasr_test_" + name + "_" + std::to_string(::getpid());
-  std::string cmd = "mkdir -p '" + dir + "'";
+  struct Cleanup {
+    std::vector<std::string> dirs;
+    ~Cleanup() {
+      for (const auto& d : dirs) std::system(("rm -rf '" + d + "'").c_str());
+    }
+  };
+  static Cleanup cleanup;
+  std::string dir = std::string(QASR_TEST_TMP) + "/" + name + "_" + std::to_string(::getpid());
+  std::string cmd = "rm -rf '" + dir + "' && mkdir -p '" + dir + "'";
   if (std::system(cmd.c_str()) != 0) std::abort();
+  cleanup.dirs.push_back(dir);
   return dir;
 }
 
