@@ -366,7 +366,9 @@ void analyse_switch_results(json& res, int warmup_override) {
     s["blocks"] = blocks;
   }
   json pm = json::object();
-  for (auto& [name, runs] : per_model) {
+  for (auto& entry : per_model) {
+    const std::string& name = entry.first;
+    const std::vector<const json*>& runs = entry.second;  // (clang-14 cannot capture structured bindings)
     json m;
     auto avg = [&](const char* key) -> json {
       double sum = 0;

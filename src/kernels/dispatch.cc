@@ -1,5 +1,6 @@
 #include "kernels/dispatch.h"
 
+#include <cpuid.h>
 #include <immintrin.h>
 
 #include <cstdlib>
@@ -92,8 +93,14 @@ __attribute__((target(QASR_AVX512))) float dot_q8_0_avx512(const BlockQ8_0* w, c
   return hsum256(acc);
 }
 
+bool cpu_has_f16c() {
+  // CPUID leaf 1, ECX bit 29 (clang-14's __builtin_cpu_supports lacks "f16c").
+  unsigned a, b, c, d;
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+}
+
 bool cpu_has_avx2() {
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
 }
 bool cpu_has_avx512() {
   return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
