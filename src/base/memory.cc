@@ -44,4 +44,9 @@ MemoryProbe read_memory() {
 
 void trim_heap() { malloc_trim(0); }
 
+void configure_allocator() {
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
+}
+
 }  // namespace qasr

@@ -24,4 +24,10 @@ MemoryProbe read_memory();
 // malloc_trim(0): give freed heap memory back to the OS (glibc).
 void trim_heap();
 
+// glibc tuning so big buffers come from mmap and go back on free: a fixed
+// M_MMAP_THRESHOLD of 256 KiB (glibc otherwise raises the threshold after the
+// first large free, and later large buffers land on fragmented heaps that
+// malloc_trim cannot fully return). Called once at start-up by the tools.
+void configure_allocator();
+
 }  // namespace qasr

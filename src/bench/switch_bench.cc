@@ -18,6 +18,7 @@
 #include "base/utf8.h"
 #include "bench/stats.h"
 #include "kernels/dispatch.h"
+#include "kernels/ops.h"
 #include "model/model.h"
 #include "pipeline/session.h"
 #include "pipeline/transcribe.h"
@@ -177,6 +178,8 @@ Expected<json> run_switch_bench(const SwitchConfig& c, const std::function<void(
   for (RunRec& r : runs) r.text.reserve(4096), r.language.reserve(64);
   std::string hyp_norm;
   hyp_norm.reserve(16384);
+  // One-time process state (OpenBLAS's per-thread buffers) before the baseline.
+  ops::warm_up(pool);
   if (c.trim) trim_heap();
   results["config"] = cfg;
   Holdings none;

@@ -228,6 +228,14 @@ void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const flo
   });
 }
 
+void warm_up(ThreadPool& pool) {
+  // Shapes past OpenBLAS's blocking sizes, so its packing buffers are touched in full.
+  const int64_t M = 1024, K = 1024, N = 64 * pool.size();
+  std::vector<float> x(M * K, 0.5f), w(N * K, 0.25f), y(M * N);
+  matmul(pool, x.data(), M, Mat{DType::F32, N, K, w.data()}, nullptr, y.data());
+  pool.release_scratch();
+}
+
 void layer_norm(const float* x, int64_t rows, int64_t n, const float* g, const float* b, float eps, float* y) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * n;

@@ -13,6 +13,12 @@ namespace qasr::ops {
 // y[M][N] = x[M][K] · W[N][K]ᵀ (+ bias[N]).  W.cols must equal K.
 void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y);
 
+// One-time process state: runs a small GEMM on every pool thread so OpenBLAS
+// touches its per-thread packing buffers (about 3 MiB, kept for the process lifetime)
+// now rather than during the first transcription. Benchmarks call it before
+// taking their baseline.
+void warm_up(ThreadPool& pool);
+
 // LayerNorm over the last dim (n), eps as given: y = (x − mean)/sqrt(var + eps)·g + b.
 void layer_norm(const float* x, int64_t rows, int64_t n, const float* g, const float* b, float eps, float* y);
 // RMSNorm: y = w ⊙ x / sqrt(mean(x²) + eps).

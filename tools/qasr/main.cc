@@ -475,6 +475,7 @@ int run_report(const std::string& in, const std::string& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  qasr::configure_allocator();
   CLI::App app{"qasr: Qwen3-ASR speech recognition on CPU"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("qasr ") + QASR_VERSION);
