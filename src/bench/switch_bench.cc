@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -160,6 +161,7 @@ Expected<json> run_switch_bench(const SwitchConfig& c, const std::function<void(
               {"trim", c.trim ? "after-unload" : "never"},
               {"mlock", c.mlock},
               {"allocator", c.allocator},
+              {"allocator_preloaded", std::getenv("QASR_ALLOCATOR_ACTIVE") ? std::getenv("QASR_ALLOCATOR_ACTIVE") : "none"},
               {"machine", machine_description()},
               {"models", json::array()}};
   // Describe the models once (load + unload before the baseline, so the baseline

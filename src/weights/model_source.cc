@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <cstring>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -79,6 +80,19 @@ Expected<ModelSource> open_hf(const std::string& dir, const SourceOptions& opts)
   }
   (void)opts;
   return s;
+}
+
+// Renames a file's tensors to canonical names through the shared table.
+Status add_canonical(ModelSource& s, const std::vector<TensorView>& tensors,
+                     std::optional<std::string> (*to_canonical)(const std::string&)) {
+  for (const TensorView& t : tensors) {
+    auto canon = to_canonical(t.name);
+    if (!canon) return Status::Error(fmt::format("'{}': unknown tensor '{}'", s.path, t.name));
+    TensorView v = t;
+    v.name = *canon;
+    s.tensors.emplace(*canon, v);
+  }
+  return Status::Ok();
 }
 
 // ---- GGUF ----
@@ -185,13 +199,7 @@ Expected<ModelSource> open_gguf_source(const std::string& path, const SourceOpti
     gen["eos_token_id"] = it->second.ints;
   QASR_RETURN_IF_ERROR(finish_tokens(s, cj.dump(), gen.dump()));
 
-  for (const TensorView& t : g.tensors) {
-    auto canon = canonical_from_gguf(t.name);
-    if (!canon) return Status::Error(fmt::format("'{}': unknown tensor '{}'", path, t.name));
-    TensorView v = t;
-    v.name = *canon;
-    s.tensors.emplace(*canon, v);
-  }
+  QASR_RETURN_IF_ERROR(add_canonical(s, g.tensors, canonical_from_gguf));
   s.separate_lm_head = s.tensors.count("thinker.lm_head.weight") > 0;
   s.files.push_back(std::make_unique<MappedFile>(std::move(f.file)));
   return s;
@@ -261,13 +269,7 @@ Expected<ModelSource> open_chatllm_source(const std::string& path, const SourceO
       return Status::Error(fmt::format("'{}': preprocessor feature_size {} differs from num_mel_bins {}", path,
                                        pp["feature_size"].get<int>(), s.config.audio.num_mel_bins));
   }
-  for (const TensorView& tv : c.tensors) {
-    auto canon = canonical_from_chatllm(tv.name);
-    if (!canon) return Status::Error(fmt::format("'{}': unknown tensor '{}'", path, tv.name));
-    TensorView v = tv;
-    v.name = *canon;
-    s.tensors.emplace(*canon, v);
-  }
+  QASR_RETURN_IF_ERROR(add_canonical(s, c.tensors, canonical_from_chatllm));
   s.separate_lm_head = true;  // chatllm's converter stores lm_head untied and the runtime uses it
   s.files.push_back(std::make_unique<MappedFile>(std::move(f.file)));
   return s;

@@ -127,5 +127,13 @@ if os.path.exists(png):
                     counts[k] += 1
     check(all(c >= 200 for c in counts.values()), f"chart drawn: model colours on screen {counts}")
 
+# --allocator jemalloc re-executes qasr with Debian's libjemalloc preloaded.
+je_json = os.path.join(WORK, "je.json")
+run([QASR, "bench", "switch", "--model", a, "--audio", os.path.join(ASSETS, "audio", "cmn_tw_phone.wav"),
+     "--iterations", "2", "--max-new-tokens", "4", "--allocator", "jemalloc", "--json", je_json, "--quiet"])
+je = json.load(open(je_json))
+check(je["config"]["allocator"] == "jemalloc" and je["config"]["allocator_preloaded"] == "jemalloc",
+      "--allocator jemalloc: re-executed with jemalloc preloaded")
+
 print(f"{len(failures) == 0 and 'all' or len(failures)} bench checks {'passed' if not failures else 'failed'}")
 sys.exit(1 if failures else 0)
