@@ -58,14 +58,6 @@ void on_print(void* user, int type, const char* s) {
 }
 void on_end(void*) {}
 
-std::string label(const std::string& path) {
-  std::string b = path.substr(path.find_last_of('/') + 1);
-  for (const char* ext : {".gguf", ".bin"})
-    if (b.size() > std::strlen(ext) && b.compare(b.size() - std::strlen(ext), std::strlen(ext), ext) == 0)
-      b.resize(b.size() - std::strlen(ext));
-  return b;
-}
-
 void send(FILE* out, const json& j) {
   std::fprintf(out, "%s\n", j.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
   std::fflush(out);
@@ -170,7 +162,7 @@ Expected<json> run_chatllm_switch_bench(const SwitchConfig& c, const std::string
     FILE* f = std::fopen(m.c_str(), "rb");
     long size = 0;
     if (f) std::fseek(f, 0, SEEK_END), size = std::ftell(f), std::fclose(f);
-    cfg["models"].push_back({{"name", label(m)}, {"path", m}, {"format", "chatllm"}, {"bytes", size},
+    cfg["models"].push_back({{"name", model_label(m)}, {"path", m}, {"format", "chatllm"}, {"bytes", size},
                              {"random_weights", false}});
   }
   results["config"] = cfg;
@@ -219,20 +211,13 @@ Expected<json> run_chatllm_switch_bench(const SwitchConfig& c, const std::string
       }
       const json& ph = j["phases"];
       const char* last = c.trim ? "after_trim" : "after_unload";
-      for (const char* key : {"rss_mb", "rss_anon_mb"}) {
-        const std::string sfx = std::string(key) == "rss_mb" ? "rss" : "anon";
-        auto g = [&](const char* p) { return ph[p][key].get<double>(); };
-        metrics["load_overhead_" + sfx + "_mb"] = g("after_load") - g("before_load");
-        metrics["resident_overhead_" + sfx + "_mb"] = g("after_inference") - g("before_load");
-        metrics["unload_release_" + sfx + "_mb"] = g("after_load") - g("after_unload");
-        metrics["net_leak_" + sfx + "_mb"] = g(last) - g("before_load");
-      }
-      results["iterations"].back()["models"].push_back({{"name", label(c.models[mi])}, {"text", parsed.text},
+      add_memory_metrics(metrics, ph, c.trim);
+      results["iterations"].back()["models"].push_back({{"name", model_label(c.models[mi])}, {"text", parsed.text},
                                                         {"language", parsed.language}, {"phases", ph},
                                                         {"metrics", metrics}});
       if (progress && !c.quiet)
         progress(fmt::format("iteration {}/{} {} (chatllm): after unload rss {:.0f} MiB, anon {:.2f} MiB", it,
-                             c.iterations, label(c.models[mi]), ph[last]["rss_mb"].get<double>(),
+                             c.iterations, model_label(c.models[mi]), ph[last]["rss_mb"].get<double>(),
                              ph[last]["rss_anon_mb"].get<double>()));
     }
   }
@@ -250,7 +235,7 @@ Expected<json> run_chatllm_switch_bench(const SwitchConfig& c, const std::string
                              "(chatllm-format.md §3.5): build libchatllm with the one-line pos_helper fix"
                            : "";
     return Status::Error(fmt::format("chatllm child process {} during iteration {}, model {}, phase {}{}", what,
-                                     last_iter, last_model < c.models.size() ? label(c.models[last_model]) : "?",
+                                     last_iter, last_model < c.models.size() ? model_label(c.models[last_model]) : "?",
                                      last_phase, hint));
   }
   analyse_switch_results(results, c.warmup);

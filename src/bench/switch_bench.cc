@@ -85,16 +85,6 @@ struct RunRec {
   std::string text, language;
 };
 
-std::string model_label(const std::string& path) {
-  std::string b = path;
-  while (!b.empty() && b.back() == '/') b.pop_back();
-  b = b.substr(b.find_last_of('/') + 1);
-  for (const char* ext : {".gguf", ".bin"})
-    if (b.size() > std::strlen(ext) && b.compare(b.size() - std::strlen(ext), std::strlen(ext), ext) == 0)
-      b.resize(b.size() - std::strlen(ext));
-  return b;
-}
-
 }  // namespace
 
 json memory_probe_json(const MemoryProbe& m) {
@@ -107,6 +97,28 @@ json memory_probe_json(const MemoryProbe& m) {
           {"hwm_mb", m.hwm / kMiB},
           {"heap_in_use_mb", m.heap_in_use / kMiB},
           {"heap_free_mb", m.heap_free / kMiB}};
+}
+
+std::string model_label(const std::string& path) {
+  std::string b = path;
+  while (!b.empty() && b.back() == '/') b.pop_back();
+  b = b.substr(b.find_last_of('/') + 1);
+  for (const char* ext : {".gguf", ".bin"})
+    if (b.size() > std::strlen(ext) && b.compare(b.size() - std::strlen(ext), std::strlen(ext), ext) == 0)
+      b.resize(b.size() - std::strlen(ext));
+  return b;
+}
+
+void add_memory_metrics(json& metrics, const json& phases, bool trimmed) {
+  const char* last = trimmed ? "after_trim" : "after_unload";
+  for (const char* key : {"rss_mb", "rss_anon_mb"}) {
+    const std::string sfx = std::string(key) == "rss_mb" ? "rss" : "anon";
+    auto g = [&](const char* p) { return phases.at(p).at(key).get<double>(); };
+    metrics["load_overhead_" + sfx + "_mb"] = g("after_load") - g("before_load");
+    metrics["resident_overhead_" + sfx + "_mb"] = g("after_inference") - g("before_load");
+    metrics["unload_release_" + sfx + "_mb"] = g("after_load") - g("after_unload");
+    metrics["net_leak_" + sfx + "_mb"] = g(last) - g("before_load");
+  }
 }
 
 json machine_description() {
@@ -128,7 +140,6 @@ json machine_description() {
 
 namespace {
 
-double get(const json& phases, const char* phase, const char* key) { return phases.at(phase).at(key).get<double>(); }
 
 }  // namespace
 
@@ -289,14 +300,7 @@ Expected<json> run_switch_bench(const SwitchConfig& c, const std::function<void(
       metrics["tokens_per_s"] = rec.n_tok > 1 && t.decode > 0 ? json((rec.n_tok - 1) / (t.decode / 1000.0)) : json(nullptr);
       metrics["chars_per_s"] = rec.chars > 0 && t.decode > 0 ? json(rec.chars / (t.decode / 1000.0)) : json(nullptr);
       if (rec.scored) metrics["wer"] = rec.wer, metrics["cer"] = rec.cer;
-      const char* last = c.trim ? "after_trim" : "after_unload";
-      for (const char* key : {"rss_mb", "rss_anon_mb"}) {
-        const std::string sfx = std::string(key) == "rss_mb" ? "rss" : "anon";
-        metrics["load_overhead_" + sfx + "_mb"] = get(phases, "after_load", key) - get(phases, "before_load", key);
-        metrics["resident_overhead_" + sfx + "_mb"] = get(phases, "after_inference", key) - get(phases, "before_load", key);
-        metrics["unload_release_" + sfx + "_mb"] = get(phases, "after_load", key) - get(phases, "after_unload", key);
-        metrics["net_leak_" + sfx + "_mb"] = get(phases, last, key) - get(phases, "before_load", key);
-      }
+      add_memory_metrics(metrics, phases, c.trim);
       iter["models"].push_back({{"name", model_label(c.models[rec.model])},
                                 {"text", rec.text},
                                 {"language", rec.language},

@@ -38,6 +38,12 @@ nlohmann::json memory_probe_json(const MemoryProbe& m);
 // The machine description stored in results' config.
 nlohmann::json machine_description();
 
+// "qwen3-asr-0.6b-q4_0" from ".../qwen3-asr-0.6b-q4_0.bin".
+std::string model_label(const std::string& path);
+// The study's derived memory metrics (load overhead, resident overhead, unload
+// release, net leak; on RssAnon and on RSS) from one run's phases, added to `metrics`.
+void add_memory_metrics(nlohmann::json& metrics, const nlohmann::json& phases, bool trimmed);
+
 // Runs the benchmark; `progress` receives a live status line (may be empty).
 Expected<nlohmann::json> run_switch_bench(const SwitchConfig& cfg, const std::function<void(const std::string&)>& progress);
 

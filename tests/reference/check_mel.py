@@ -7,28 +7,14 @@ import argparse
 import os
 import subprocess
 import sys
-import wave
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 import mel_ref  # noqa: E402
+from wavio import read_wav_i16, write_wav_i16  # noqa: E402
 
 TOL = 1e-4
-
-
-def read_wav_i16(path):
-    with wave.open(path, "rb") as w:
-        assert w.getsampwidth() == 2 and w.getnchannels() == 1 and w.getframerate() == 16000, path
-        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-
-
-def write_wav_i16(path, x):
-    with wave.open(path, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(np.asarray(x, dtype="<i2").tobytes())
 
 
 def load_npy(path):

@@ -12,27 +12,13 @@ import json
 import os
 import subprocess
 import sys
-import wave
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 import mel_ref  # noqa: E402
 import model_ref  # noqa: E402
-
-
-def read_wav(path):
-    with wave.open(path, "rb") as w:
-        assert w.getframerate() == 16000 and w.getnchannels() == 1 and w.getsampwidth() == 2
-        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64) / 32768.0
-
-
-def write_wav(path, x):
-    with wave.open(path, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes((np.asarray(x) * 32768).astype("<i2").tobytes())
+from wavio import read_wav, read_wav_i16, write_wav_i16  # noqa: E402
 
 
 def main():
@@ -45,7 +31,7 @@ def main():
     audio = os.path.join(a.data, "audio")
     jfk = os.path.join(audio, "whisper.cpp_jfk.wav")
     short = os.path.join(a.work, "jfk_first_11200.wav")
-    write_wav(short, read_wav(jfk)[:11200])
+    write_wav_i16(short, read_wav_i16(jfk)[:11200])
     cases = [  # (seed, clip, forced language)
         (1, jfk, None),                                                   # 11 s: two attention windows
         (1, short, None),                                                 # < 1 s: one unpadded chunk
