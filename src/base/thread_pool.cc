@@ -1,6 +1,7 @@
 #include "base/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 
 namespace qasr {
@@ -13,31 +14,56 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lk(mutex_);
-    stop_ = true;
+    stop_.store(true);
   }
   start_cv_.notify_all();
   for (auto& t : threads_) t.join();
 }
 
+namespace {
+
+constexpr int64_t kSpinMicros = 300;  // spin this long before sleeping (see the header)
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Spins until pred() holds or kSpinMicros pass; true if pred() held.
+template <typename Pred>
+bool spin_until(Pred pred) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (pred()) return true;
+      cpu_relax();
+    }
+    if (std::chrono::steady_clock::now() > deadline) return pred();
+  }
+}
+
+}  // namespace
+
 void ThreadPool::worker(int index) {
   uint64_t seen = 0;
   for (;;) {
-    const RangeFn* job;
-    int64_t n, chunk;
-    {
+    auto ready = [&] { return stop_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen; };
+    if (!spin_until(ready)) {
       std::unique_lock<std::mutex> lk(mutex_);
-      start_cv_.wait(lk, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      job = job_;
-      n = n_;
-      chunk = chunk_;
+      start_cv_.wait(lk, ready);
     }
-    int64_t b = index * chunk, e = std::min(n, b + chunk);
+    if (stop_.load(std::memory_order_acquire)) return;
+    seen = generation_.load(std::memory_order_acquire);
+    const RangeFn* job = job_;
+    const int64_t n = n_, chunk = chunk_;
+    const int64_t b = index * chunk, e = std::min(n, b + chunk);
     if (b < e) (*job)(b, e, index);
-    {
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      // Last one out wakes the caller if it went to sleep (under the mutex, so the
+      // caller cannot miss it between its check and its wait).
       std::lock_guard<std::mutex> lk(mutex_);
-      if (--pending_ == 0) done_cv_.notify_one();
+      done_cv_.notify_one();
     }
   }
 }
@@ -57,13 +83,16 @@ void ThreadPool::run(int64_t n, int64_t grain, const RangeFn& fn) {
     job_ = &fn;
     n_ = n;
     chunk_ = chunk;
-    pending_ = n_threads_ - 1;
-    ++generation_;
+    pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
   }
   start_cv_.notify_all();
   fn(0, std::min(n, chunk), 0);
-  std::unique_lock<std::mutex> lk(mutex_);
-  done_cv_.wait(lk, [&] { return pending_ == 0; });
+  auto done = [&] { return pending_.load(std::memory_order_acquire) == 0; };
+  if (!spin_until(done)) {
+    std::unique_lock<std::mutex> lk(mutex_);
+    done_cv_.wait(lk, done);
+  }
 }
 
 int default_thread_count() {

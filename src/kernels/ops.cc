@@ -9,6 +9,7 @@
 #include "kernels/half.h"
 #include "kernels/dispatch.h"
 #include "kernels/quant.h"
+#include "kernels/vmath.h"
 
 #include <cctype>
 #include <immintrin.h>
@@ -137,19 +138,9 @@ void blas_single_thread() {
   (void)once;
 }
 
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-float dot(const float* a, const float* b, int64_t n) {
-  // 8 partial sums: vectorisable without -ffast-math.
-  float s[8] = {};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) s[j] += a[i + j] * b[i + j];
-  float t = 0;
-  for (; i < n; ++i) t += a[i] * b[i];
-  return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7])) + t;
-}
-
 }  // namespace
+
+float dot(const float* a, const float* b, int64_t n);
 
 void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y) {
   const int64_t N = W.rows, K = W.cols;
@@ -236,54 +227,37 @@ void warm_up(ThreadPool& pool) {
   pool.release_scratch();
 }
 
+namespace {
+// One choice per process: the AVX2 row kernels where the CPU has them (QASR_ISA=scalar forces the reference).
+bool use_avx2() {
+  static const bool v = best_isa() != Isa::kScalar;
+  return v;
+}
+}  // namespace
+
+float dot(const float* a, const float* b, int64_t n) {
+  return use_avx2() ? vmath::avx2::dot(a, b, n) : vmath::ref::dot(a, b, n);
+}
+
 void layer_norm(const float* x, int64_t rows, int64_t n, const float* g, const float* b, float eps, float* y) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * n;
-    float* yr = y + r * n;
-    double mean = 0, var = 0;
-    for (int64_t i = 0; i < n; ++i) mean += xr[i];
-    mean /= n;
-    for (int64_t i = 0; i < n; ++i) var += (xr[i] - mean) * (xr[i] - mean);
-    var /= n;
-    const float inv = static_cast<float>(1.0 / std::sqrt(var + eps));
-    for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] - static_cast<float>(mean)) * inv * g[i] + b[i];
-  }
+  auto f = use_avx2() ? vmath::avx2::layer_norm_row : vmath::ref::layer_norm_row;
+  for (int64_t r = 0; r < rows; ++r) f(x + r * n, n, g, b, eps, y + r * n);
 }
 
 void rms_norm(const float* x, int64_t rows, int64_t n, const float* w, float eps, float* y) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * n;
-    float* yr = y + r * n;
-    double ss = 0;
-    for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(xr[i]) * xr[i];
-    const float inv = static_cast<float>(1.0 / std::sqrt(ss / n + eps));
-    for (int64_t i = 0; i < n; ++i) yr[i] = w[i] * (xr[i] * inv);
-  }
+  auto f = use_avx2() ? vmath::avx2::rms_norm_row : vmath::ref::rms_norm_row;
+  for (int64_t r = 0; r < rows; ++r) f(x + r * n, n, w, eps, y + r * n);
 }
 
-void gelu_erf(float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
-}
+void gelu_erf(float* x, int64_t n) { use_avx2() ? vmath::avx2::gelu_erf(x, n) : vmath::ref::gelu_erf(x, n); }
 
 void swiglu(const float* gate, const float* up, int64_t n, float* out) {
-  for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+  use_avx2() ? vmath::avx2::swiglu(gate, up, n, out) : vmath::ref::swiglu(gate, up, n, out);
 }
 
-void add_inplace(float* x, const float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] += y[i];
-}
+void add_inplace(float* x, const float* y, int64_t n) { use_avx2() ? vmath::avx2::add(x, y, n) : vmath::ref::add(x, y, n); }
 
-void softmax_inplace(float* x, int64_t n) {
-  float mx = -INFINITY;
-  for (int64_t i = 0; i < n; ++i) mx = std::max(mx, x[i]);
-  double sum = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    x[i] = std::exp(x[i] - mx);
-    sum += x[i];
-  }
-  const float inv = static_cast<float>(1.0 / sum);
-  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
-}
+void softmax_inplace(float* x, int64_t n) { use_avx2() ? vmath::avx2::softmax(x, n) : vmath::ref::softmax(x, n); }
 
 void rope_neox(float* x, int head_dim, int64_t pos, const float* inv_freq) {
   const int half = head_dim / 2;
@@ -295,6 +269,73 @@ void rope_neox(float* x, int head_dim, int64_t pos, const float* inv_freq) {
     x[j] = a * c - b * s;
     x[j + half] = b * c + a * s;
   }
+}
+
+void rope_table(int head_dim, int64_t pos, const float* inv_freq, float* cos_out, float* sin_out) {
+  for (int j = 0; j < head_dim / 2; ++j) {
+    const float ang = static_cast<float>(pos) * inv_freq[j];
+    cos_out[j] = std::cos(ang);
+    sin_out[j] = std::sin(ang);
+  }
+}
+
+void rope_neox_table(float* x, int head_dim, const float* c, const float* s) {
+  const int half = head_dim / 2;
+  for (int j = 0; j < half; ++j) {
+    const float a = x[j], b = x[j + half];
+    x[j] = a * c[j] - b * s[j];
+    x[j + half] = b * c[j] + a * s[j];
+  }
+}
+
+void attention(ThreadPool& pool, const float* q, int64_t q_stride, int64_t L, const float* k, const float* v,
+               int64_t kv_stride, int64_t n, int64_t H, int64_t KV, int64_t hd, float scale, int64_t causal_base,
+               float* out, int64_t out_stride) {
+  // Jobs: (head, block of kQBlock query rows). A block of ≥ kGemmMinRows rows is two
+  // single-threaded sgemm calls around a row softmax (scores never leave the
+  // thread's scratch); fewer rows (decode) take the vector dot/axpy path.
+  constexpr int64_t kQBlock = 32;
+  const int64_t group = H / KV, n_blocks = (L + kQBlock - 1) / kQBlock;
+  static const bool use_blas = std::getenv("QASR_NO_BLAS") == nullptr;
+  const bool fast = use_avx2();
+  if (use_blas) blas_single_thread();
+  pool.parallel_for(H * n_blocks, 1, [&](int64_t jb, int64_t je, int t) {
+    float* scores = static_cast<float*>(pool.scratch(t, 2, static_cast<size_t>(kQBlock * n) * sizeof(float)));
+    for (int64_t job = jb; job < je; ++job) {
+      const int64_t h = job / n_blocks, i0 = (job % n_blocks) * kQBlock, i1 = std::min(L, i0 + kQBlock);
+      const int64_t m = i1 - i0, kh = h / group;
+      // Keys visible to the block's last row bound the block's score width.
+      const int64_t width = causal_base >= 0 ? std::min(n, causal_base + i1) : n;
+      const float* kb = k + kh * hd;
+      const float* vb = v + kh * hd;
+      auto visible = [&](int64_t i) { return causal_base >= 0 ? std::min(n, causal_base + i + 1) : n; };
+      if (use_blas && m >= kGemmMinRows) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(width),
+                    static_cast<int>(hd), scale, q + i0 * q_stride + h * hd, static_cast<int>(q_stride), kb,
+                    static_cast<int>(kv_stride), 0.0f, scores, static_cast<int>(width));
+        for (int64_t r = 0; r < m; ++r) {
+          float* sr = scores + r * width;
+          const int64_t len = visible(i0 + r);
+          softmax_inplace(sr, len);
+          std::fill(sr + len, sr + width, 0.0f);  // masked keys weigh nothing in P·V
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(hd),
+                    static_cast<int>(width), 1.0f, scores, static_cast<int>(width), vb, static_cast<int>(kv_stride),
+                    0.0f, out + i0 * out_stride + h * hd, static_cast<int>(out_stride));
+        continue;
+      }
+      for (int64_t i = i0; i < i1; ++i) {
+        const float* qi = q + i * q_stride + h * hd;
+        const int64_t len = visible(i);
+        for (int64_t j = 0; j < len; ++j) scores[j] = dot(qi, kb + j * kv_stride, hd) * scale;
+        softmax_inplace(scores, len);
+        float* oi = out + i * out_stride + h * hd;
+        std::fill(oi, oi + hd, 0.0f);
+        for (int64_t j = 0; j < len; ++j)
+          fast ? vmath::avx2::axpy(scores[j], vb + j * kv_stride, oi, hd) : vmath::ref::axpy(scores[j], vb + j * kv_stride, oi, hd);
+      }
+    }
+  });
 }
 
 }  // namespace ops

@@ -28,10 +28,25 @@ void gelu_erf(float* x, int64_t n);  // exact erf form (never the tanh approxima
 // out[i] = silu(gate[i]) · up[i]
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
 void add_inplace(float* x, const float* y, int64_t n);
+float dot(const float* a, const float* b, int64_t n);
 void softmax_inplace(float* x, int64_t n);
 
 // NeoX rotate-half RoPE on one head vector of `head_dim` at position `pos`.
 // inv_freq has head_dim/2 entries.
 void rope_neox(float* x, int head_dim, int64_t pos, const float* inv_freq);
+// The same rotation from a table: cos/sin of pos·inv_freq computed once per position
+// (rope_table) and reused by every head and layer.
+void rope_table(int head_dim, int64_t pos, const float* inv_freq, float* cos_out, float* sin_out);
+void rope_neox_table(float* x, int head_dim, const float* cos, const float* sin);
+
+// Scaled dot-product attention with heads side by side (GQA: query head h uses
+// KV head h / (H / KV)). q: L rows of H·hd (row stride q_stride); k, v: n rows of
+// KV·hd (row stride kv_stride); out: L rows (stride out_stride). Query row i sees
+// keys [0, n), or [0, causal_base + i] when causal_base ≥ 0 (decoder with a cache).
+// Work is split over (head, block of query rows); blocks of ≥ 8 rows run as two
+// sgemm calls around the softmax, single rows (decode) as vector dots.
+void attention(ThreadPool& pool, const float* q, int64_t q_stride, int64_t L, const float* k, const float* v,
+               int64_t kv_stride, int64_t n, int64_t H, int64_t KV, int64_t hd, float scale, int64_t causal_base,
+               float* out, int64_t out_stride);
 
 }  // namespace qasr::ops

@@ -18,9 +18,12 @@ void decoder_forward(const Model& m, Session& s, ThreadPool& pool, int64_t pos0,
   const TextConfig& t = m.config().text;
   const DecoderWeights& w = m.decoder();
   auto& b = s.dec;
-  const int64_t h = t.hidden, hd = t.head_dim, H = t.heads, KV = t.kv_heads, group = H / KV;
+  const int64_t h = t.hidden, hd = t.head_dim, H = t.heads, KV = t.kv_heads;
   const int64_t kvw = KV * hd, P = s.max_positions();
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  // cos/sin of every row's position, once for all heads and layers.
+  for (int64_t i = 0; i < L; ++i)
+    ops::rope_table(static_cast<int>(hd), pos0 + i, w.inv_freq.data(), b.rope_cos + i * hd / 2, b.rope_sin + i * hd / 2);
   for (size_t li = 0; li < w.layers.size(); ++li) {
     const DecoderLayerWeights& l = w.layers[li];
     float* kc = b.k_cache + li * P * kvw;  // [pos][KV·hd]
@@ -31,41 +34,23 @@ void decoder_forward(const Model& m, Session& s, ThreadPool& pool, int64_t pos0,
     ops::matmul(pool, b.a, L, l.k, nullptr, b.k);
     ops::matmul(pool, b.a, L, l.v, nullptr, b.v);
     for (int64_t i = 0; i < L; ++i) {
+      const float* rc = b.rope_cos + i * hd / 2;
+      const float* rs = b.rope_sin + i * hd / 2;
       for (int64_t hh = 0; hh < H; ++hh) {
         float* q = b.q + i * H * hd + hh * hd;
         ops::rms_norm(q, 1, hd, l.q_norm, t.rms_eps, q);
-        ops::rope_neox(q, static_cast<int>(hd), pos0 + i, w.inv_freq.data());
+        ops::rope_neox_table(q, static_cast<int>(hd), rc, rs);
       }
       for (int64_t kh = 0; kh < KV; ++kh) {
         float* k = b.k + i * kvw + kh * hd;
         ops::rms_norm(k, 1, hd, l.k_norm, t.rms_eps, k);
-        ops::rope_neox(k, static_cast<int>(hd), pos0 + i, w.inv_freq.data());
+        ops::rope_neox_table(k, static_cast<int>(hd), rc, rs);
       }
       std::copy_n(b.k + i * kvw, kvw, kc + (pos0 + i) * kvw);
       std::copy_n(b.v + i * kvw, kvw, vc + (pos0 + i) * kvw);
     }
-    // Causal attention: row i sees positions [0, pos0 + i]. Query head hh uses KV head hh / group.
-    pool.parallel_for(L * H, 1, [&](int64_t jb, int64_t je, int t) {
-      float* scores = static_cast<float*>(pool.scratch(t, 2, static_cast<size_t>(P) * sizeof(float)));
-      for (int64_t job = jb; job < je; ++job) {
-        const int64_t i = job / H, hh = job % H, kh = hh / group, n = pos0 + i + 1;
-        const float* q = b.q + i * H * hd + hh * hd;
-        for (int64_t j = 0; j < n; ++j) {
-          const float* k = kc + j * kvw + kh * hd;
-          float acc = 0;
-          for (int64_t c = 0; c < hd; ++c) acc += q[c] * k[c];
-          scores[j] = acc * scale;
-        }
-        ops::softmax_inplace(scores, n);
-        float* o = b.attn + i * H * hd + hh * hd;
-        std::fill(o, o + hd, 0.0f);
-        for (int64_t j = 0; j < n; ++j) {
-          const float p = scores[j];
-          const float* v = vc + j * kvw + kh * hd;
-          for (int64_t c = 0; c < hd; ++c) o[c] += p * v[c];
-        }
-      }
-    });
+    // Causal attention over the cache: row i sees positions [0, pos0 + i].
+    ops::attention(pool, b.q, H * hd, L, kc, vc, kvw, pos0 + L, H, KV, hd, scale, pos0, b.attn, H * hd);
     ops::matmul(pool, b.attn, L, l.o, nullptr, b.o);
     ops::add_inplace(b.x, b.o, L * h);
     // MLP block.

@@ -41,32 +41,12 @@ int64_t tokens_for(int64_t frames) {  // g(r) = ceil(ceil(ceil(r/2)/2)/2), g(0) 
 // q/k/v/out: [N][d] with heads of hd side by side.
 void windowed_attention(ThreadPool& pool, const float* q, const float* k, const float* v, int64_t N, int64_t d,
                         int64_t heads, int64_t win, float* out) {
-  const int64_t hd = d / heads, n_win = (N + win - 1) / win;
+  const int64_t hd = d / heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  pool.parallel_for(n_win * heads, 1, [&](int64_t b, int64_t e, int t) {
-    float* scores = static_cast<float*>(pool.scratch(t, 2, static_cast<size_t>(win) * sizeof(float)));
-    for (int64_t job = b; job < e; ++job) {
-      const int64_t w = job / heads, h = job % heads;
-      const int64_t s0 = w * win, s1 = std::min(N, s0 + win), n = s1 - s0;
-      for (int64_t i = s0; i < s1; ++i) {
-        const float* qi = q + i * d + h * hd;
-        for (int64_t j = 0; j < n; ++j) {
-          const float* kj = k + (s0 + j) * d + h * hd;
-          float acc = 0;
-          for (int64_t c = 0; c < hd; ++c) acc += qi[c] * kj[c];
-          scores[j] = acc * scale;
-        }
-        ops::softmax_inplace(scores, n);
-        float* oi = out + i * d + h * hd;
-        std::fill(oi, oi + hd, 0.0f);
-        for (int64_t j = 0; j < n; ++j) {
-          const float p = scores[j];
-          const float* vj = v + (s0 + j) * d + h * hd;
-          for (int64_t c = 0; c < hd; ++c) oi[c] += p * vj[c];
-        }
-      }
-    }
-  });
+  for (int64_t s0 = 0; s0 < N; s0 += win) {
+    const int64_t n = std::min(N, s0 + win) - s0;
+    ops::attention(pool, q + s0 * d, d, n, k + s0 * d, v + s0 * d, d, n, heads, heads, hd, scale, -1, out + s0 * d, d);
+  }
 }
 
 }  // namespace

@@ -39,6 +39,7 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
       {&s->dec.x, L * h}, {&s->dec.a, L * h}, {&s->dec.q, L * t.heads * hd}, {&s->dec.k, L * t.kv_heads * hd},
       {&s->dec.v, L * t.kv_heads * hd}, {&s->dec.attn, L * t.heads * hd}, {&s->dec.o, L * h},
       {&s->dec.gate, L * t.intermediate}, {&s->dec.up, L * t.intermediate}, {&s->dec.logits, t.vocab},
+      {&s->dec.rope_cos, L * hd / 2}, {&s->dec.rope_sin, L * hd / 2},
   };
   size_t total = 0;
   for (auto& [ptr, n] : plan) total += ((static_cast<size_t>(n) * sizeof(float) + 63) / 64) * 64;

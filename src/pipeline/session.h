@@ -41,6 +41,7 @@ class Session {
   } enc;
   struct Decoder {
     float *x, *a, *q, *k, *v, *attn, *o, *gate, *up, *logits;
+    float *rope_cos, *rope_sin;  // [L][head_dim/2] for the rows of the current forward call
     float *k_cache, *v_cache;  // [layer][pos][kv_heads·hd]
   } dec;
   int32_t* generated = nullptr;  // [max_new_tokens]
