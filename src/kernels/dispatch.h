@@ -19,6 +19,12 @@ struct QuantKernels {
   // Σ w·a over n (multiple of 32) elements, a quantized to q8_0.
   float (*dot_q4_0)(const BlockQ4_0* w, const BlockQ8_0* a, int64_t n);
   float (*dot_q8_0)(const BlockQ8_0* w, const BlockQ8_0* a, int64_t n);
+  // Matrix-vector: y[r] = Σ W[r]·a for `rows` consecutive weight rows of n/32 blocks
+  // (decode: one activation row against a block of weight rows). The AVX2 version
+  // runs four rows at once so each activation block is loaded once per four rows and
+  // four independent accumulator chains hide the FMA latency.
+  void (*gemv_q4_0)(const BlockQ4_0* w, int64_t rows, const BlockQ8_0* a, int64_t n, float* y);
+  void (*gemv_q8_0)(const BlockQ8_0* w, int64_t rows, const BlockQ8_0* a, int64_t n, float* y);
 };
 
 // Kernels for a given level (falls back to a lower one when the CPU lacks it).

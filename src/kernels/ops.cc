@@ -186,17 +186,15 @@ void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const flo
     for (int64_t m = 0; m < M; ++m) quantize_q8_0(x + m * K, xqp + m * nb, K);
     const QuantKernels& qk = quant_kernels();
     pool.parallel_for(N, kRowBlock, [&](int64_t n0, int64_t n1, int) {
-      for (int64_t nb0 = n0; nb0 < n1; nb0 += kRowBlock) {
-        const int64_t nb1 = std::min(n1, nb0 + kRowBlock);
-        for (int64_t m = 0; m < M; ++m) {
-          const BlockQ8_0* a = xqp + m * nb;
-          for (int64_t n = nb0; n < nb1; ++n) {
-            const float d = W.dtype == DType::Q8_0
-                                ? qk.dot_q8_0(static_cast<const BlockQ8_0*>(W.data) + n * nb, a, K)
-                                : qk.dot_q4_0(static_cast<const BlockQ4_0*>(W.data) + n * nb, a, K);
-            y[m * N + n] = d + (bias ? bias[n] : 0.0f);
-          }
-        }
+      for (int64_t m = 0; m < M; ++m) {
+        const BlockQ8_0* a = xqp + m * nb;
+        float* ym = y + m * N;
+        if (W.dtype == DType::Q8_0)
+          qk.gemv_q8_0(static_cast<const BlockQ8_0*>(W.data) + n0 * nb, n1 - n0, a, K, ym + n0);
+        else
+          qk.gemv_q4_0(static_cast<const BlockQ4_0*>(W.data) + n0 * nb, n1 - n0, a, K, ym + n0);
+        if (bias)
+          for (int64_t n = n0; n < n1; ++n) ym[n] += bias[n];
       }
     });
     return;

@@ -1,0 +1,187 @@
+// Kernel microbenchmarks (Google Benchmark): every fast kernel beside its scalar
+// reference, on the shapes the 0.6B/1.7B models run. Counters: GB/s of weight bytes
+// streamed (GEMV), GFLOP/s (GEMM, attention), elements/s (element-wise kernels).
+//   build/qasr_kernels_bench --benchmark_filter=gemv
+// Single-threaded unless the name says /threads:N (the pool's threads).
+#include <benchmark/benchmark.h>
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "base/thread_pool.h"
+#include "kernels/dispatch.h"
+#include "kernels/ops.h"
+#include "kernels/quant.h"
+#include "kernels/vmath.h"
+
+namespace qasr {
+namespace {
+
+std::vector<float> random_vec(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+Isa isa_arg(int64_t a) { return a == 0 ? Isa::kScalar : a == 1 ? Isa::kAvx2 : Isa::kAvx512; }
+
+// GEMV: rows × K weights (q4_0 or q8_0) against one q8_0 activation row.
+// Args: rows, K, isa (0 scalar, 1 avx2, 2 avx512), dtype (0 q4_0, 1 q8_0).
+void BM_Gemv(benchmark::State& st) {
+  const int64_t rows = st.range(0), K = st.range(1);
+  const QuantKernels& qk = quant_kernels(isa_arg(st.range(2)));
+  if (st.range(2) == 2 && qk.isa != Isa::kAvx512) {
+    st.SkipWithError("AVX-512 VNNI not available on this CPU");
+    return;
+  }
+  const bool q8 = st.range(3) == 1;
+  const auto w = random_vec(static_cast<size_t>(rows * K), 1);
+  const auto x = random_vec(static_cast<size_t>(K), 2);
+  std::vector<BlockQ4_0> w4(q8 ? 0 : rows * K / kQK);
+  std::vector<BlockQ8_0> w8(q8 ? rows * K / kQK : 0), xq(K / kQK);
+  if (q8) quantize_q8_0(w.data(), w8.data(), rows * K); else quantize_q4_0(w.data(), w4.data(), rows * K);
+  quantize_q8_0(x.data(), xq.data(), K);
+  std::vector<float> y(rows);
+  for (auto _ : st) {
+    if (q8) qk.gemv_q8_0(w8.data(), rows, xq.data(), K, y.data());
+    else qk.gemv_q4_0(w4.data(), rows, xq.data(), K, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double bytes = static_cast<double>(rows * K / kQK) * (q8 ? sizeof(BlockQ8_0) : sizeof(BlockQ4_0));
+  st.counters["GB/s"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  st.SetLabel(std::string(isa_name(qk.isa)) + (q8 ? " q8_0" : " q4_0"));
+}
+// 1024×3072 (0.6B MLP down, fits L2/L3) and the 0.6B lm_head (151936×1024, 87 MB q4_0: DRAM).
+BENCHMARK(BM_Gemv)->ArgsProduct({{1024}, {3072}, {0, 1, 2}, {0, 1}})->ArgNames({"rows", "K", "isa", "q8"});
+BENCHMARK(BM_Gemv)->Args({151936, 1024, 1, 0})->ArgNames({"rows", "K", "isa", "q8"})->Unit(benchmark::kMillisecond);
+
+// Plain streaming read of the same bytes as the big GEMV (the bandwidth it could reach).
+__attribute__((target("avx2"))) void BM_Read(benchmark::State& st) {
+  const size_t n = static_cast<size_t>(st.range(0)) << 20;
+  std::vector<char> buf(n, 1);
+  for (auto _ : st) {
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t i = 0; i + 128 <= n; i += 128) {
+      a0 = _mm256_add_epi64(a0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(buf.data() + i)));
+      a1 = _mm256_add_epi64(a1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(buf.data() + i + 32)));
+      a2 = _mm256_add_epi64(a2, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(buf.data() + i + 64)));
+      a3 = _mm256_add_epi64(a3, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(buf.data() + i + 96)));
+    }
+    benchmark::DoNotOptimize(_mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3)));
+  }
+  st.counters["GB/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_Read)->Arg(84)->ArgName("MiB")->Unit(benchmark::kMillisecond);
+
+// ops::matmul through the pool (what the model calls): M activation rows.
+void BM_Matmul(benchmark::State& st) {
+  const int64_t M = st.range(0), N = st.range(1), K = st.range(2);
+  ThreadPool pool(static_cast<int>(st.range(3)));
+  const auto w = random_vec(static_cast<size_t>(N * K), 3);
+  const auto x = random_vec(static_cast<size_t>(M * K), 4);
+  std::vector<BlockQ4_0> wq(N * K / kQK);
+  quantize_q4_0(w.data(), wq.data(), N * K);
+  std::vector<float> y(M * N);
+  const Mat W{DType::Q4_0, N, K, wq.data()};
+  for (auto _ : st) {
+    ops::matmul(pool, x.data(), M, W, nullptr, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate,
+                                              benchmark::Counter::kIs1000);
+  st.counters["GB/s"] = benchmark::Counter(static_cast<double>(N * K / kQK * sizeof(BlockQ4_0)),
+                                           benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+// Decode (M = 1) and prefill (M = 160) on the 0.6B MLP up-projection; 1 and 2 threads.
+BENCHMARK(BM_Matmul)->ArgsProduct({{1, 160}, {3072}, {1024}, {1, 2}})->ArgNames({"M", "N", "K", "threads"})->UseRealTime();
+
+// Attention: L query rows (causal over a cache of L) or one decode row over n keys.
+void BM_Attention(benchmark::State& st) {
+  const int64_t L = st.range(0), n = st.range(1), H = 16, KV = 8, hd = 128;
+  ThreadPool pool(static_cast<int>(st.range(2)));
+  const auto q = random_vec(static_cast<size_t>(L * H * hd), 5);
+  const auto k = random_vec(static_cast<size_t>(n * KV * hd), 6);
+  const auto v = random_vec(static_cast<size_t>(n * KV * hd), 7);
+  std::vector<float> out(L * H * hd);
+  for (auto _ : st) {
+    ops::attention(pool, q.data(), H * hd, L, k.data(), v.data(), KV * hd, n, H, KV, hd, 0.088f, n - L, out.data(), H * hd);
+    benchmark::DoNotOptimize(out.data());
+  }
+  // Causal: about half of the L×n score matrix for prefill.
+  const double pairs = L == 1 ? static_cast<double>(n) : 0.5 * L * n;
+  st.counters["GFLOP/s"] = benchmark::Counter(4.0 * pairs * H * hd, benchmark::Counter::kIsIterationInvariantRate,
+                                              benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_Attention)->ArgsProduct({{1}, {200, 2000}, {1, 2}})->ArgNames({"L", "n", "threads"})->UseRealTime();
+BENCHMARK(BM_Attention)->ArgsProduct({{160}, {160}, {1, 2}})->ArgNames({"L", "n", "threads"})->UseRealTime();
+
+// Element-wise kernels, reference vs AVX2 (arg 0/1), n elements (odd on purpose).
+template <void (*Ref)(float*, int64_t), void (*Fast)(float*, int64_t)>
+void BM_Inplace(benchmark::State& st) {
+  const int64_t n = st.range(0);
+  const auto src = random_vec(static_cast<size_t>(n), 8, 2.0f);
+  std::vector<float> x(src);
+  const bool fast = st.range(1) == 1;
+  for (auto _ : st) {
+    std::memcpy(x.data(), src.data(), n * sizeof(float));
+    fast ? Fast(x.data(), n) : Ref(x.data(), n);
+    benchmark::DoNotOptimize(x.data());
+  }
+  st.counters["elem/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+  st.SetLabel(fast ? "avx2" : "scalar");
+}
+BENCHMARK(BM_Inplace<vmath::ref::gelu_erf, vmath::avx2::gelu_erf>)->Name("BM_GeluErf")->ArgsProduct({{3584 * 13 + 5}, {0, 1}});
+BENCHMARK(BM_Inplace<vmath::ref::softmax, vmath::avx2::softmax>)->Name("BM_Softmax")->ArgsProduct({{1037}, {0, 1}});
+
+void BM_Swiglu(benchmark::State& st) {
+  const int64_t n = st.range(0);
+  const auto g = random_vec(static_cast<size_t>(n), 9, 2.0f), u = random_vec(static_cast<size_t>(n), 10);
+  std::vector<float> out(n);
+  const bool fast = st.range(1) == 1;
+  for (auto _ : st) {
+    fast ? vmath::avx2::swiglu(g.data(), u.data(), n, out.data()) : vmath::ref::swiglu(g.data(), u.data(), n, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  st.counters["elem/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+  st.SetLabel(fast ? "avx2" : "scalar");
+}
+BENCHMARK(BM_Swiglu)->ArgsProduct({{3072 * 7 + 3}, {0, 1}});
+
+void BM_RmsNorm(benchmark::State& st) {
+  const int64_t n = st.range(0), rows = 64;
+  const auto x = random_vec(static_cast<size_t>(n * rows), 11), w = random_vec(static_cast<size_t>(n), 12);
+  std::vector<float> y(n * rows);
+  const bool fast = st.range(1) == 1;
+  for (auto _ : st) {
+    for (int64_t r = 0; r < rows; ++r)
+      fast ? vmath::avx2::rms_norm_row(x.data() + r * n, n, w.data(), 1e-6f, y.data() + r * n)
+           : vmath::ref::rms_norm_row(x.data() + r * n, n, w.data(), 1e-6f, y.data() + r * n);
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.counters["elem/s"] = benchmark::Counter(static_cast<double>(n * rows), benchmark::Counter::kIsIterationInvariantRate);
+  st.SetLabel(fast ? "avx2" : "scalar");
+}
+BENCHMARK(BM_RmsNorm)->ArgsProduct({{1024}, {0, 1}});
+
+// q8_0 quantization of activations (every quantized matmul starts with it).
+void BM_QuantizeQ8(benchmark::State& st) {
+  const int64_t n = st.range(0);
+  const auto x = random_vec(static_cast<size_t>(n), 13);
+  std::vector<BlockQ8_0> q(n / kQK);
+  for (auto _ : st) {
+    quantize_q8_0(x.data(), q.data(), n);
+    benchmark::DoNotOptimize(q.data());
+  }
+  st.counters["elem/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_QuantizeQ8)->Arg(3072);
+
+}  // namespace
+}  // namespace qasr
+
+BENCHMARK_MAIN();
