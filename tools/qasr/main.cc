@@ -25,6 +25,7 @@
 #include "weights/convert.h"
 #include "score/metrics.h"
 #include "bench/switch_bench.h"
+#include "bench/speed_bench.h"
 #include "bench/report.h"
 #include "bench/chatllm_engine.h"
 
@@ -382,6 +383,37 @@ std::string self_path() {
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("/proc/self/exe");
 }
 
+int run_speed(qasr::SpeedConfig cfg, const std::string& threads, const std::string& json_path) {
+  if (threads.empty()) {
+    cfg.threads = {env_threads()};
+  } else {
+    cfg.threads.clear();
+    std::vector<std::string> parts(1);
+    for (char ch : threads) {
+      if (ch == ',') parts.emplace_back(); else parts.back().push_back(ch);
+    }
+    for (const std::string& t : parts) {
+      char* end = nullptr;
+      const long v = std::strtol(t.c_str(), &end, 10);
+      if (t.empty() || *end || v < 1 || v > 1024) return fail(fmt::format("--threads: '{}' is not a thread count", t));
+      cfg.threads.push_back(static_cast<int>(v));
+    }
+  }
+  if (!cfg.language.empty()) {
+    auto l = qasr::resolve_language(cfg.language);
+    if (!l) return fail(fmt::format("unknown language '{}'; supported: {}", cfg.language, qasr::supported_languages_list()));
+    cfg.language = *l;
+  }
+  auto r = qasr::run_speed_bench(cfg, [](const std::string& m) { std::fprintf(stderr, "%s\n", m.c_str()); });
+  if (!r.ok()) return fail(r.error());
+  qasr::print_speed_table(*r, stdout);
+  if (!json_path.empty()) {
+    auto w = qasr::write_file(json_path, r->dump(2));
+    if (!w.ok()) return fail(w.message());
+  }
+  return 0;
+}
+
 // Load → transcribe → unload cycles with no measuring: what leak-check runs under valgrind.
 int run_cycles(const std::vector<std::string>& models, const std::string& audio, int cycles, int max_new) {
   auto pcm = qasr::load_audio_file(audio);
@@ -594,6 +626,20 @@ int main(int argc, char** argv) {
   b_cycles->add_option("--cycles", lc_cycles);
   b_cycles->add_option("--max-new-tokens", lc_tokens);
 
+  qasr::SpeedConfig spc;
+  std::string sp_json, sp_threads;
+  auto* b_speed = bench->add_subcommand("speed", "Repeated transcription: stage timings against the machine's measured peaks (optionally beside chatllm.cpp)");
+  b_speed->add_option("--model", spc.models, "model file or folder (repeatable)")->required();
+  b_speed->add_option("--audio", spc.audio, "audio file")->required();
+  b_speed->add_option("--runs", spc.runs, "timed runs per engine (after one warm-up)")->capture_default_str();
+  b_speed->add_option("--threads", sp_threads, "thread counts, comma-separated (default: all cores); chatllm runs at the first");
+  b_speed->add_option("--max-new-tokens", spc.max_new_tokens, "tokens generated per run")->capture_default_str();
+  b_speed->add_flag("!--stop-at-eos", spc.ignore_eos, "stop at the end-of-text token (default: generate exactly --max-new-tokens)");
+  b_speed->add_option("--language", spc.language, "force a language");
+  b_speed->add_option("--chatllm-lib", spc.chatllm_lib, "libchatllm.so: run chatllm.cpp on the same files, side by side");
+  b_speed->add_flag("!--no-peaks", spc.measure_peaks, "skip measuring read bandwidth and FMA peak");
+  b_speed->add_option("--json", sp_json, "write results JSON");
+
   std::string rep_in, rep_out;
   auto* rp = app.add_subcommand("report", "Render a benchmark results JSON as a self-contained HTML page");
   rp->add_option("results", rep_in, "results JSON")->required();
@@ -618,6 +664,7 @@ int main(int argc, char** argv) {
   if (rp->parsed()) return run_report(rep_in, rep_out);
   if (b_leak->parsed()) return run_leak_check(lc_models, lc_audio, lc_cycles, lc_tokens, lc_json);
   if (b_cycles->parsed()) return run_cycles(lc_models, lc_audio, lc_cycles, lc_tokens);
+  if (b_speed->parsed()) return run_speed(spc, sp_threads, sp_json);
   if (bench->parsed()) {
     if (b_trim != "never" && b_trim != "after-unload") return fail("--trim takes never or after-unload");
     bc.trim = b_trim == "after-unload";

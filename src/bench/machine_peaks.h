@@ -1,0 +1,24 @@
+// What this machine can do, measured here and now (never taken from a data sheet),
+// so speed figures can be shown against it:
+//   read bandwidth: each pool thread sums its own contiguous part of a 256 MiB buffer
+//     (AVX2 loads, 4 independent accumulators), best of 5 passes after one warm pass;
+//   f32 FMA peak: each pool thread runs 12 independent 8-wide FMA chains, best of 3.
+// Both use all threads of the pool at once, the way the engine runs.
+#pragma once
+
+#include <string>
+
+#include "base/thread_pool.h"
+
+namespace qasr {
+
+struct MachinePeaks {
+  int threads = 1;
+  double read_gb_s = 0;     // GB/s (1e9 bytes), all threads
+  double fma_gflop_s = 0;   // GFLOP/s f32 (FMA = 2 FLOP), all threads; 0 without AVX2
+  std::string method;       // one line, for the JSON and the table
+};
+
+MachinePeaks measure_machine_peaks(ThreadPool& pool);
+
+}  // namespace qasr

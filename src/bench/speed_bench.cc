@@ -1,0 +1,392 @@
+#include "bench/speed_bench.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "audio/audio.h"
+#include "base/memory.h"
+#include "base/thread_pool.h"
+#include "bench/chatllm_engine.h"
+#include "bench/machine_peaks.h"
+#include "bench/stats.h"
+#include "bench/switch_bench.h"
+#include "kernels/ops.h"
+#include "model/model.h"
+#include "pipeline/session.h"
+#include "pipeline/transcribe.h"
+
+namespace qasr {
+namespace {
+
+using nlohmann::json;
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+int64_t mat_bytes(const Mat& m) { return static_cast<int64_t>(row_bytes(m.dtype, m.cols)) * m.rows; }
+
+// Work of one transcription, counted from the model's shapes (multiply-add = 2 FLOP).
+// Element-wise work (norms, activations, softmax) is left out: it is small beside the
+// matrix products and has no fixed FLOP price.
+struct Work {
+  double encoder_flop = 0;     // conv stem + conv_out + layers (incl. windowed attention) + projections
+  double prefill_flop = 0;     // all decoder layers over the prompt (causal attention) + one lm_head row
+  int64_t decode_bytes = 0;    // weight bytes read per generated token (decoder matrices + lm_head)
+  int64_t prompt_tokens = 0, audio_tokens = 0;
+};
+
+Work count_work(const Model& m, int64_t mel_frames, int64_t prompt_tokens) {
+  const AudioConfig& a = m.config().audio;
+  const TextConfig& t = m.config().text;
+  Work w;
+  w.prompt_tokens = prompt_tokens;
+  const int64_t chunk = a.chunk_frames(), n_chunks = (mel_frames + chunk - 1) / chunk;
+  const int64_t L = std::min(mel_frames, chunk);
+  const int64_t C = a.conv_channels, d = a.d_model;
+  int64_t H = a.num_mel_bins, W = L;
+  const int64_t cin[3] = {1, C, C};
+  for (int i = 0; i < 3; ++i) {
+    H = (H + 1) / 2, W = (W + 1) / 2;
+    w.encoder_flop += 2.0 * n_chunks * H * W * C * cin[i] * 9;
+  }
+  w.encoder_flop += 2.0 * n_chunks * W * d * (C * H);  // conv_out
+  const int64_t N = audio_token_count(a, mel_frames);
+  w.audio_tokens = N;
+  const int64_t win = ((((L + 1) / 2 + 1) / 2 + 1) / 2) * (a.n_window_infer / chunk);
+  double attn = 0;
+  for (int64_t s0 = 0; s0 < N; s0 += win) {
+    const double n = static_cast<double>(std::min(N, s0 + win) - s0);
+    attn += 4.0 * n * n * d;  // q·kᵀ and p·v
+  }
+  w.encoder_flop += static_cast<double>(a.layers) * (2.0 * N * (4.0 * d * d + 2.0 * d * a.ffn) + attn);
+  w.encoder_flop += 2.0 * N * (static_cast<double>(d) * d + static_cast<double>(d) * a.output_dim);
+  const DecoderWeights& dw = m.decoder();
+  double per_token_params = 0;
+  for (const DecoderLayerWeights& l : dw.layers) {
+    for (const Mat* x : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down}) {
+      per_token_params += static_cast<double>(x->rows) * x->cols;
+      w.decode_bytes += mat_bytes(*x);
+    }
+  }
+  w.decode_bytes += mat_bytes(dw.lm_head);
+  const double P = static_cast<double>(prompt_tokens);
+  w.prefill_flop = 2.0 * P * per_token_params + static_cast<double>(t.layers) * 4.0 * (P * (P + 1) / 2) * t.heads * t.head_dim +
+                   2.0 * static_cast<double>(dw.lm_head.rows) * dw.lm_head.cols;
+  return w;
+}
+
+void send_line(int fd, const json& j) {
+  const std::string s = j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  size_t off = 0;
+  while (off < s.size()) {
+    const ssize_t n = ::write(fd, s.data() + off, s.size() - off);
+    if (n <= 0) return;
+    off += static_cast<size_t>(n);
+  }
+}
+
+// The qasr child: load once, one warm-up, `runs` timed transcriptions.
+[[noreturn]] void qasr_child(const SpeedConfig& c, const std::string& model_path, int threads, int fd) {
+  auto fail = [&](const std::string& m) {
+    send_line(fd, {{"error", m}});
+    _exit(3);
+  };
+  ThreadPool pool(threads);
+  ops::warm_up(pool);
+  const double t0 = now_ms();
+  auto model = Model::load(model_path);
+  if (!model.ok()) fail(model.error());
+  const double load_ms = now_ms() - t0;
+  auto probe = load_audio_file(c.audio);
+  if (!probe.ok()) fail(probe.error());
+  SessionLimits lim;
+  lim.max_audio_seconds = std::max(30.0, probe->seconds() + 1);
+  lim.max_new_tokens = c.max_new_tokens;
+  auto session = Session::create(*model, lim);
+  if (!session.ok()) fail(session.error());
+  TranscribeOptions o;
+  o.language = c.language;
+  o.max_new_tokens = c.max_new_tokens;
+  o.ignore_eos = c.ignore_eos;
+  json runs = json::array();
+  Work work;
+  for (int r = 0; r <= c.runs; ++r) {
+    const double ta = now_ms();
+    auto pcm = load_audio_file(c.audio);
+    if (!pcm.ok()) fail(pcm.error());
+    const double audio_ms = now_ms() - ta;
+    auto t = transcribe(**session, pool, *pcm, o);
+    if (!t.ok()) fail(t.error());
+    if (r == 0) {
+      work = count_work(**model, static_cast<int64_t>(pcm->samples.size() / 160),
+                        static_cast<int64_t>(t->prompt_ids.size()));
+      continue;  // warm-up: page-in of the mapped weights, first-touch of buffers
+    }
+    const Timings& tm = t->timings;
+    runs.push_back({{"audio_ms", audio_ms}, {"mel_ms", tm.mel}, {"encoder_ms", tm.encoder},
+                    {"prefill_ms", tm.prefill}, {"decode_ms", tm.decode},
+                    {"first_token_ms", audio_ms + tm.first_token}, {"after_load_ms", audio_ms + tm.total},
+                    {"generated_tokens", static_cast<int64_t>(t->token_ids.size())}});
+  }
+  const MemoryProbe mem = read_memory();
+  send_line(fd, {{"load_ms", load_ms},
+                 {"runs", runs},
+                 {"hwm_mb", static_cast<double>(mem.hwm) / (1 << 20)},
+                 {"random_weights", (*model)->source().synthetic},
+                 {"work", {{"encoder_gflop", work.encoder_flop / 1e9}, {"prefill_gflop", work.prefill_flop / 1e9},
+                           {"decode_mb_per_token", static_cast<double>(work.decode_bytes) / 1e6},
+                           {"prompt_tokens", work.prompt_tokens}, {"audio_tokens", work.audio_tokens}}}});
+  _exit(0);
+}
+
+Expected<json> run_qasr_child(const SpeedConfig& c, const std::string& model, int threads) {
+  int fds[2];
+  if (pipe(fds) != 0) return Status::Error("cannot create a pipe");
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const pid_t pid = fork();
+  if (pid < 0) return Status::Error("cannot fork");
+  if (pid == 0) {
+    close(fds[0]);
+    qasr_child(c, model, threads, fds[1]);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  json j = json::parse(out, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return Status::Error(fmt::format("qasr child for '{}' ended without a result (status {})", model, status));
+  if (j.contains("error")) return Status::Error(j["error"].get<std::string>());
+  return j;
+}
+
+// Median/min/max of one key over the runs.
+json stat_of(const json& runs, const std::string& key) {
+  std::vector<double> v;
+  for (const json& r : runs)
+    if (r.contains(key) && r[key].is_number()) v.push_back(r[key].get<double>());
+  if (v.empty()) return nullptr;
+  const Summary s = summarize(v);
+  return {{"median", s.median}, {"min", s.min}, {"max", s.max}, {"n", s.n}};
+}
+
+// Per-engine summary: stage statistics plus derived rates.
+json summarize_engine(const json& runs, double audio_s, const json& work, const MachinePeaks* peaks) {
+  json s;
+  for (const char* k : {"audio_ms", "mel_ms", "encoder_ms", "prefill_ms", "first_token_ms", "decode_ms",
+                        "after_load_ms", "generated_tokens", "ms_per_token"})
+    if (json st = stat_of(runs, k); !st.is_null()) s[k] = st;
+  if (s.contains("ms_per_token")) {
+    const double mpt = s["ms_per_token"]["median"].get<double>();
+    s["tokens_per_s"] = 1000.0 / mpt;
+    if (!work.is_null()) {
+      const double mb = work["decode_mb_per_token"].get<double>();
+      s["decode_gb_s"] = mb / mpt;  // MB/ms = GB/s
+      if (peaks && peaks->read_gb_s > 0) {
+        s["decode_bound_ms_per_token"] = mb / peaks->read_gb_s;
+        s["decode_vs_bound"] = mpt / (mb / peaks->read_gb_s);
+      }
+    }
+  }
+  if (s.contains("after_load_ms")) s["real_time_factor"] = s["after_load_ms"]["median"].get<double>() / 1000.0 / audio_s;
+  if (!work.is_null()) {
+    for (const auto& [stage, key] : {std::pair{"encoder", "encoder_gflop"}, std::pair{"prefill", "prefill_gflop"}}) {
+      const std::string ms = std::string(stage) + "_ms";
+      if (!s.contains(ms)) continue;
+      const double gf = work[key].get<double>() / (s[ms]["median"].get<double>() / 1000.0);
+      s[std::string(stage) + "_gflop_s"] = gf;
+      if (peaks && peaks->fma_gflop_s > 0) s[std::string(stage) + "_of_peak"] = gf / peaks->fma_gflop_s;
+    }
+  }
+  return s;
+}
+
+void add_ms_per_token(json& runs) {
+  for (json& r : runs) {
+    const double n = r["generated_tokens"].get<double>();
+    if (n > 1) r["ms_per_token"] = r["decode_ms"].get<double>() / (n - 1);
+  }
+}
+
+}  // namespace
+
+Expected<json> run_speed_bench(const SpeedConfig& c, const std::function<void(const std::string&)>& progress) {
+  if (c.models.empty()) return Status::Error("bench speed: give at least one --model");
+  if (c.runs < 1) return Status::Error("bench speed: --runs must be at least 1");
+  if (c.threads.empty()) return Status::Error("bench speed: no thread count");
+  for (int t : c.threads)
+    if (t < 1) return Status::Error("bench speed: thread counts must be positive");
+  auto pcm = load_audio_file(c.audio);
+  if (!pcm.ok()) return Status::Error(pcm.error());
+  const double audio_s = pcm->seconds();
+  json res;
+  res["config"] = {{"audio", {{"path", c.audio}, {"seconds", audio_s}}}, {"runs", c.runs}, {"threads", c.threads},
+                   {"max_new_tokens", c.max_new_tokens}, {"ignore_eos", c.ignore_eos}, {"language", c.language},
+                   {"chatllm_lib", c.chatllm_lib}, {"machine", machine_description()},
+                   {"qasr_version", QASR_VERSION}};
+  std::vector<MachinePeaks> peaks;
+  if (c.measure_peaks) {
+    for (int t : c.threads) {
+      ThreadPool pool(t);  // gone before any fork below
+      peaks.push_back(measure_machine_peaks(pool));
+      const MachinePeaks& p = peaks.back();
+      res["machine_peaks"].push_back({{"threads", t}, {"read_gb_s", p.read_gb_s}, {"fma_gflop_s", p.fma_gflop_s},
+                                      {"method", p.method}});
+      if (progress)
+        progress(fmt::format("machine, {} thread(s): read {:.1f} GB/s, f32 FMA peak {:.0f} GFLOP/s", t, p.read_gb_s,
+                             p.fma_gflop_s));
+    }
+  }
+  res["models"] = json::array();
+  for (const std::string& path : c.models) {
+    json mres = {{"name", model_label(path)}, {"path", path}, {"qasr", json::array()}};
+    json work;
+    for (size_t ti = 0; ti < c.threads.size(); ++ti) {
+      const int t = c.threads[ti];
+      if (progress) progress(fmt::format("{}: qasr, {} thread(s), {} runs + 1 warm-up", model_label(path), t, c.runs));
+      auto r = run_qasr_child(c, path, t);
+      if (!r.ok()) return Status::Error(r.error());
+      json j = std::move(r).value();
+      add_ms_per_token(j["runs"]);
+      work = j["work"];
+      mres["random_weights"] = j["random_weights"];
+      mres["work"] = work;
+      json e = {{"threads", t}, {"load_ms", j["load_ms"]}, {"hwm_mb", j["hwm_mb"]}, {"runs", j["runs"]}};
+      e["summary"] = summarize_engine(j["runs"], audio_s, work, ti < peaks.size() ? &peaks[ti] : nullptr);
+      mres["qasr"].push_back(e);
+    }
+    if (!c.chatllm_lib.empty()) {
+      if (progress)
+        progress(fmt::format("{}: chatllm, {} thread(s), {} runs + 1 warm-up", model_label(path), c.threads[0], c.runs));
+      SwitchConfig sc;
+      sc.models = {path};
+      sc.audio = c.audio;
+      sc.language = c.language;
+      sc.iterations = c.runs + 1;
+      sc.threads = c.threads[0];
+      sc.max_new_tokens = c.max_new_tokens;
+      sc.trim = false;
+      sc.quiet = true;
+      auto r = run_chatllm_switch_bench(sc, c.chatllm_lib, {});
+      if (!r.ok()) return Status::Error(r.error());
+      json runs = json::array();
+      double hwm = 0, load = 0;
+      std::vector<double> loads;
+      const json& its = (*r)["iterations"];
+      for (size_t i = 0; i < its.size(); ++i) {
+        const json& mm = its[i]["models"][0];
+        hwm = std::max(hwm, mm["phases"]["after_inference"]["hwm_mb"].get<double>());
+        if (i == 0) continue;  // warm-up
+        const json& m = mm["metrics"];
+        loads.push_back(m["load_ms"].get<double>());
+        runs.push_back({{"first_token_ms", m["first_token_ms"]}, {"decode_ms", m["decode_ms"]},
+                        {"after_load_ms", m["total_ms"]}, {"generated_tokens", m["generated_tokens"]}});
+      }
+      add_ms_per_token(runs);
+      load = summarize(loads).median;
+      json e = {{"threads", c.threads[0]}, {"load_ms", load}, {"hwm_mb", hwm}, {"runs", runs},
+                {"note", "generated_tokens counts chatllm's printed chunks (one per token for these models)"}};
+      e["summary"] = summarize_engine(runs, audio_s, work, peaks.empty() ? nullptr : &peaks[0]);
+      mres["chatllm"] = e;
+      const json& q = mres["qasr"][0]["summary"];
+      const json& k = e["summary"];
+      json ratio;
+      for (const char* key : {"after_load_ms", "first_token_ms", "ms_per_token"})
+        if (q.contains(key) && k.contains(key))
+          ratio[key] = q[key]["median"].get<double>() / k[key]["median"].get<double>();
+      ratio["hwm_mb"] = mres["qasr"][0]["hwm_mb"].get<double>() / hwm;
+      mres["qasr_over_chatllm"] = ratio;
+    }
+    res["models"].push_back(mres);
+  }
+  return res;
+}
+
+namespace {
+
+std::string ms_cell(const json& s, const char* key) {
+  if (!s.contains(key)) return "-";
+  const json& v = s[key];
+  return fmt::format("{:.1f} [{:.1f}-{:.1f}]", v["median"].get<double>(), v["min"].get<double>(), v["max"].get<double>());
+}
+
+}  // namespace
+
+void print_speed_table(const json& r, std::FILE* out) {
+  const json& cfg = r["config"];
+  fmt::print(out, "qasr bench speed: {} ({:.2f} s), {} new tokens{}, {} timed runs per engine (median [min-max])\n",
+             cfg["audio"]["path"].get<std::string>(), cfg["audio"]["seconds"].get<double>(),
+             cfg["max_new_tokens"].get<int>(), cfg["ignore_eos"].get<bool>() ? " (EOS ignored)" : "",
+             cfg["runs"].get<int>());
+  const json& mach = cfg["machine"];
+  fmt::print(out, "machine: {}, {} cores, kernels {}\n", mach.value("cpu", "?"), mach.value("cores", 0),
+             mach.value("kernel_isa", "?"));
+  if (r.contains("machine_peaks"))
+    for (const json& p : r["machine_peaks"])
+      fmt::print(out, "  measured with {} thread(s): read bandwidth {:.1f} GB/s, f32 FMA peak {:.0f} GFLOP/s\n",
+                 p["threads"].get<int>(), p["read_gb_s"].get<double>(), p["fma_gflop_s"].get<double>());
+  for (const json& m : r["models"]) {
+    const json& w = m["work"];
+    fmt::print(out, "\n{}{}: prompt {} tokens ({} audio), encoder {:.1f} GFLOP, prefill {:.1f} GFLOP, "
+               "{:.0f} MB of weights per token\n",
+               m["name"].get<std::string>(), m.value("random_weights", false) ? " (random weights: text is meaningless)" : "",
+               w["prompt_tokens"].get<int64_t>(), w["audio_tokens"].get<int64_t>(), w["encoder_gflop"].get<double>(),
+               w["prefill_gflop"].get<double>(), w["decode_mb_per_token"].get<double>());
+    const bool with_chatllm = m.contains("chatllm");
+    for (const json& e : m["qasr"]) {
+      const json& s = e["summary"];
+      fmt::print(out, "  qasr, {} thread(s): load {:.0f} ms, peak RSS {:.0f} MB\n", e["threads"].get<int>(),
+                 e["load_ms"].get<double>(), e["hwm_mb"].get<double>());
+      fmt::print(out, "    {:<26} {}\n", "audio decode (ms)", ms_cell(s, "audio_ms"));
+      fmt::print(out, "    {:<26} {}\n", "mel (ms)", ms_cell(s, "mel_ms"));
+      fmt::print(out, "    {:<26} {}   {:.1f} GFLOP/s{}\n", "encoder (ms)", ms_cell(s, "encoder_ms"),
+                 s.value("encoder_gflop_s", 0.0),
+                 s.contains("encoder_of_peak") ? fmt::format(" = {:.0f}% of FMA peak", 100 * s["encoder_of_peak"].get<double>()) : "");
+      fmt::print(out, "    {:<26} {}   {:.1f} GFLOP/s{}\n", "prefill (ms)", ms_cell(s, "prefill_ms"),
+                 s.value("prefill_gflop_s", 0.0),
+                 s.contains("prefill_of_peak") ? fmt::format(" = {:.0f}% of FMA peak", 100 * s["prefill_of_peak"].get<double>()) : "");
+      fmt::print(out, "    {:<26} {}\n", "first token (ms)", ms_cell(s, "first_token_ms"));
+      if (s.contains("ms_per_token"))
+        fmt::print(out, "    {:<26} {}   {:.1f} tokens/s, {:.1f} GB/s{}\n", "decode (ms/token)", ms_cell(s, "ms_per_token"),
+                   s["tokens_per_s"].get<double>(), s.value("decode_gb_s", 0.0),
+                   s.contains("decode_vs_bound")
+                       ? fmt::format(", bandwidth bound {:.1f} ms/token, {:.2f}x the bound",
+                                     s["decode_bound_ms_per_token"].get<double>(), s["decode_vs_bound"].get<double>())
+                       : "");
+      fmt::print(out, "    {:<26} {}   real-time factor {:.3f}\n", "transcription after load", ms_cell(s, "after_load_ms"),
+                 s.value("real_time_factor", 0.0));
+    }
+    if (with_chatllm) {
+      const json& e = m["chatllm"];
+      const json& s = e["summary"];
+      const json& q = m["qasr"][0];
+      fmt::print(out, "  chatllm.cpp, {} thread(s), same file: load {:.0f} ms, peak RSS {:.0f} MB\n",
+                 e["threads"].get<int>(), e["load_ms"].get<double>(), e["hwm_mb"].get<double>());
+      fmt::print(out, "    {:<26} {}\n", "first token (ms)", ms_cell(s, "first_token_ms"));
+      fmt::print(out, "    {:<26} {}   {:.1f} tokens/s\n", "decode (ms/token)", ms_cell(s, "ms_per_token"),
+                 s.value("tokens_per_s", 0.0));
+      fmt::print(out, "    {:<26} {}   ({} tokens)\n", "transcription after load", ms_cell(s, "after_load_ms"),
+                 s.contains("generated_tokens") ? fmt::format("{:.0f}", s["generated_tokens"]["median"].get<double>()) : "?");
+      const json& ratio = m["qasr_over_chatllm"];
+      fmt::print(out, "  qasr / chatllm.cpp ({} threads): transcription {:.2f}x, first token {:.2f}x, "
+                 "decode per token {:.2f}x, peak RSS {:.2f}x\n",
+                 q["threads"].get<int>(), ratio.value("after_load_ms", NAN), ratio.value("first_token_ms", NAN),
+                 ratio.value("ms_per_token", NAN), ratio.value("hwm_mb", NAN));
+    }
+  }
+}
+
+}  // namespace qasr
