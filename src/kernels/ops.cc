@@ -10,6 +10,8 @@
 #include "kernels/dispatch.h"
 #include "kernels/quant.h"
 #include "kernels/vmath.h"
+#include "kernels/gemm.h"
+#include <string>
 
 #include <cctype>
 #include <immintrin.h>
@@ -149,16 +151,28 @@ void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const flo
   // activations stream past once per block (not once per weight row).
   constexpr int64_t kRowBlock = 16;
   static const bool use_blas = std::getenv("QASR_NO_BLAS") == nullptr;  // QASR_NO_BLAS=1: reference path (A/B)
+  // QASR_GEMM=blas: OpenBLAS sgemm per weight block (the previous path, for A/B runs).
+  static const bool own_gemm = best_isa() != Isa::kScalar && !(std::getenv("QASR_GEMM") && std::string(std::getenv("QASR_GEMM")) == "blas");
+  if (M >= kGemmMinRows && use_blas && own_gemm) {
+    gemm::matmul_avx2(pool, x, M, W, bias, y);
+    return;
+  }
   if (M >= kGemmMinRows && use_blas) {
     // Many activation rows (encoder, conv stem, prefill): a real GEMM. Each task
     // converts (or dequantizes) a block of weight rows to f32 in its scratch and calls OpenBLAS's
     // single-threaded sgemm on it (our pool does the threading).
     blas_single_thread();
-    constexpr int64_t kGemmBlock = 64;
-    pool.parallel_for(N, kGemmBlock, [&](int64_t n0, int64_t n1, int t) {
-      float* wb = static_cast<float*>(pool.scratch(t, 0, static_cast<size_t>(kGemmBlock * K) * sizeof(float)));
-      for (int64_t b0 = n0; b0 < n1; b0 += kGemmBlock) {
-        const int64_t nb = std::min(kGemmBlock, n1 - b0);
+    // Weight rows per sgemm call: as many as fit in kGemmBlockBytes of f32, so OpenBLAS
+    // packs the activations once per call rather than once per small block (64-row
+    // blocks spent ~12% of encoder time in packing), but never more than the thread's share.
+    static const int64_t kGemmBlockBytes =
+        std::getenv("QASR_GEMM_BLOCK_KB") ? std::atol(std::getenv("QASR_GEMM_BLOCK_KB")) * 1024 : (int64_t{2} << 20);
+    const int64_t share = (N + pool.size() - 1) / pool.size();
+    const int64_t block = std::max<int64_t>(16, std::min(share, kGemmBlockBytes / (K * 4)));
+    pool.parallel_for(N, 16, [&](int64_t n0, int64_t n1, int t) {
+      float* wb = static_cast<float*>(pool.scratch(t, 0, static_cast<size_t>(block * K) * sizeof(float)));
+      for (int64_t b0 = n0; b0 < n1; b0 += block) {
+        const int64_t nb = std::min(block, n1 - b0);
         const float* w;
         if (W.dtype == DType::F32) {
           w = static_cast<const float*>(W.data) + b0 * K;

@@ -12,6 +12,9 @@
 #include "base/thread_pool.h"
 #include "kernels/dispatch.h"
 #include "kernels/ops.h"
+#include "kernels/gemm.h"
+#include "kernels/half.h"
+#include "kernels/quant.h"
 
 namespace qasr {
 namespace {
@@ -138,6 +141,52 @@ TEST(Attention, MatchesNaiveForPrefillDecodeAndWindows) {
     const auto ref = naive_attention(q, k, v, c.L, c.n, c.H, c.KV, c.hd, scale, c.causal);
     for (size_t i = 0; i < out.size(); ++i)
       ASSERT_NEAR(out[i], ref[i], 2e-5f) << "L=" << c.L << " n=" << c.n << " causal=" << c.causal << " i=" << i;
+  }
+}
+
+}  // namespace
+}  // namespace qasr
+
+namespace qasr {
+namespace {
+
+// The packed GEMM against plain dot products in double, on shapes that leave tails
+// in both tile directions (M not a multiple of 16, N not a multiple of 6 or 48),
+// for f32, f16 and q4_0 weights, with and without bias, on 1 and 2 threads.
+TEST(Gemm, MatchesDotReferenceOnOddShapes) {
+  if (!have_avx2()) GTEST_FAIL() << "no AVX2";
+  for (int threads : {1, 2}) {
+    ThreadPool pool(threads);
+    struct Shape { int64_t M, N, K; };
+    for (const Shape& sh : {Shape{8, 5, 32}, Shape{17, 7, 64}, Shape{33, 50, 96}, Shape{40, 97, 160}}) {
+      const auto x = randv(sh.M * sh.K, 31, 1.0f), wf = randv(sh.N * sh.K, 32, 0.5f), bias = randv(sh.N, 33, 1.0f);
+      std::vector<uint16_t> w16(wf.size());
+      for (size_t i = 0; i < wf.size(); ++i) w16[i] = f32_to_f16(wf[i]);
+      std::vector<BlockQ4_0> w4(wf.size() / 32);
+      quantize_q4_0(wf.data(), w4.data(), static_cast<int64_t>(wf.size()));
+      for (DType dt : {DType::F32, DType::F16, DType::Q4_0}) {
+        const void* data = dt == DType::F32 ? static_cast<const void*>(wf.data())
+                           : dt == DType::F16 ? static_cast<const void*>(w16.data())
+                                              : static_cast<const void*>(w4.data());
+        const Mat W{dt, sh.N, sh.K, data};
+        std::vector<float> wd(wf.size());
+        to_f32(dt, data, 0, wf.size(), wd.data());  // what the kernel multiplies by
+        for (bool with_bias : {false, true}) {
+          std::vector<float> y(sh.M * sh.N, 7.0f);
+          gemm::matmul_avx2(pool, x.data(), sh.M, W, with_bias ? bias.data() : nullptr, y.data());
+          for (int64_t m = 0; m < sh.M; ++m)
+            for (int64_t n = 0; n < sh.N; ++n) {
+              double ref = with_bias ? bias[n] : 0.0, mag = std::fabs(ref);
+              for (int64_t k = 0; k < sh.K; ++k) {
+                ref += double(x[m * sh.K + k]) * wd[n * sh.K + k];
+                mag += std::fabs(double(x[m * sh.K + k]) * wd[n * sh.K + k]);
+              }
+              ASSERT_NEAR(y[m * sh.N + n], ref, 1e-5 * mag + 1e-6)
+                  << dtype_name(dt) << " M=" << sh.M << " N=" << sh.N << " K=" << sh.K << " m=" << m << " n=" << n;
+            }
+        }
+      }
+    }
   }
 }
 
