@@ -99,6 +99,8 @@ void BM_Matmul(benchmark::State& st) {
 }
 // Decode (M = 1) and prefill (M = 160) on the 0.6B MLP up-projection; 1 and 2 threads.
 BENCHMARK(BM_Matmul)->ArgsProduct({{1, 160}, {3072}, {1024}, {1, 2}})->ArgNames({"M", "N", "K", "threads"})->UseRealTime();
+// Decode of the 0.6B lm_head (87 MB of q4_0 streamed from DRAM every token).
+BENCHMARK(BM_Matmul)->ArgsProduct({{1}, {151936}, {1024}, {1, 2}})->ArgNames({"M", "N", "K", "threads"})->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // Attention: L query rows (causal over a cache of L) or one decode row over n keys.
 void BM_Attention(benchmark::State& st) {

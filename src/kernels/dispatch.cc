@@ -60,65 +60,62 @@ __attribute__((target("avx2,fma,f16c"))) float dot_q8_0_avx2(const BlockQ8_0* w,
   return hsum256(acc);
 }
 
-// Four q4_0 rows against one q8_0 vector, two rows per 256-bit register.
-// Per block, the 16 nibble bytes of rows i and i+1 share one register: the low
-// nibbles (weights 0..15 of both rows) meet y[0..15] broadcast to both halves, the
-// high nibbles (weights 16..31) meet y[16..31]. Σ(q − 8)·y = Σ q·y − 8·Σ y with q
-// unsigned, so maddubs takes the nibbles as they are, and 8·Σ y (same lane layout)
-// is computed once per block for all rows. int16 pair sums stay below 2·2·15·127.
-// Result lanes 0..3 belong to row i, 4..7 to row i+1. About half the vector
-// operations per weight byte of a row-at-a-time kernel.
+// q4_0 rows against one q8_0 vector, one row at a time (a single forward stream
+// through the weights, which the hardware prefetcher follows best), two blocks
+// per 256-bit register. Per call, the activation is laid out once for block pairs
+// (b, b+1): ylo = [y_b[0..15] | y_b+1[0..15]], yhi = [y_b[16..31] | y_b+1[16..31]],
+// and 8·Σy in the same lane layout, so per pair of weight blocks the 32 nibble
+// bytes load as one register: low nibbles meet ylo, high nibbles meet yhi.
+// Σ(q − 8)·y = Σ q·y − 8·Σ y with q unsigned, so maddubs takes the nibbles as they
+// are; int16 pair sums stay below 2·2·15·127. Lanes 0..3 hold block b, 4..7 block b+1.
 __attribute__((target("avx2,fma,f16c"))) void gemv_q4_0_avx2(const BlockQ4_0* w, int64_t rows, const BlockQ8_0* a,
                                                              int64_t n, float* y) {
-  const int64_t nb = n / kQK;
-  const int64_t pd = 16 * nb;  // prefetch distance: 16 rows (9 KiB at K = 1024)
+  const int64_t nb = n / kQK, np = nb / 2;
+  constexpr int64_t kMaxPairs = 256;  // K up to 16384 through the pair path
+  if (np > kMaxPairs) {
+    for (int64_t r = 0; r < rows; ++r) y[r] = dot_q4_0_avx2(w + r * nb, a, n);
+    return;
+  }
   const __m256i ones = _mm256_set1_epi16(1), eights = _mm256_set1_epi8(8), m4 = _mm256_set1_epi8(0x0F);
-  const __m256i pair01 = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1), pair23 = _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3);
-  int64_t r = 0;
-  for (; r + 4 <= rows; r += 4) {
-    const BlockQ4_0* w0 = w + r * nb;
-    const BlockQ4_0* w1 = w0 + nb;
-    const BlockQ4_0* w2 = w1 + nb;
-    const BlockQ4_0* w3 = w2 + nb;
-    __m256 acc01 = _mm256_setzero_ps(), acc23 = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; ++b) {
-      // Weights stream from DRAM once per token: software prefetch into L2, 16 rows
-      // ahead (without it this loop read 2.3 GB/s where a plain read does 11; with it
-      // about 6-7, one thread, kernels_bench BM_Gemv vs BM_Read).
-      _mm_prefetch(reinterpret_cast<const char*>(w0 + b + pd), _MM_HINT_T1);
-      _mm_prefetch(reinterpret_cast<const char*>(w1 + b + pd), _MM_HINT_T1);
-      _mm_prefetch(reinterpret_cast<const char*>(w2 + b + pd), _MM_HINT_T1);
-      _mm_prefetch(reinterpret_cast<const char*>(w3 + b + pd), _MM_HINT_T1);
-      const __m128i y16 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[b].qs));
-      const __m128i y16h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[b].qs + 16));
-      const __m256i ylo = _mm256_set_m128i(y16, y16), yhi = _mm256_set_m128i(y16h, y16h);
-      const __m256i ys = _mm256_madd_epi16(
-          _mm256_add_epi16(_mm256_maddubs_epi16(eights, ylo), _mm256_maddubs_epi16(eights, yhi)), ones);
-      // The four rows' scales d_w·d_a in one vector; each pair takes its two lanes.
-      __m128i dw = _mm_cvtsi32_si128(w0[b].d);
-      dw = _mm_insert_epi16(dw, w1[b].d, 1);
-      dw = _mm_insert_epi16(dw, w2[b].d, 2);
-      dw = _mm_insert_epi16(dw, w3[b].d, 3);
-      const __m256 ds = _mm256_castps128_ps256(_mm_mul_ps(_mm_cvtph_ps(dw), _mm_set1_ps(_cvtsh_ss(a[b].d))));
-#define QASR_PAIR(i, j, acc, idx)                                                                                  \
-  {                                                                                                                \
-    const __m256i q = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(w##j[b].qs),                             \
-                                          reinterpret_cast<const __m128i*>(w##i[b].qs));                           \
-    const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);               \
-    const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, ylo), _mm256_maddubs_epi16(hi, yhi));              \
-    const __m256i s = _mm256_sub_epi32(_mm256_madd_epi16(p, ones), ys);                                            \
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_permutevar8x32_ps(ds, idx), acc);                          \
+  alignas(32) __m256i ylo[kMaxPairs], yhi[kMaxPairs], ys[kMaxPairs];
+  alignas(32) float da[2 * kMaxPairs];
+  for (int64_t q = 0; q < np; ++q) {
+    const BlockQ8_0& b0 = a[2 * q];
+    const BlockQ8_0& b1 = a[2 * q + 1];
+    ylo[q] = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(b1.qs), reinterpret_cast<const __m128i*>(b0.qs));
+    yhi[q] = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(b1.qs + 16), reinterpret_cast<const __m128i*>(b0.qs + 16));
+    ys[q] = _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(eights, ylo[q]), _mm256_maddubs_epi16(eights, yhi[q])), ones);
+    da[2 * q] = _cvtsh_ss(b0.d);
+    da[2 * q + 1] = _cvtsh_ss(b1.d);
   }
-      QASR_PAIR(0, 1, acc01, pair01)
-      QASR_PAIR(2, 3, acc23, pair23)
-#undef QASR_PAIR
+  const __m256i lane_b0 = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+  for (int64_t r = 0; r < rows; ++r) {
+    const BlockQ4_0* wr = w + r * nb;
+    const char* pf = reinterpret_cast<const char*>(wr) + 8192;  // prefetch distance: 8 KiB ahead
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t q = 0;
+    for (; q < np; ++q) {
+      if ((q & 1) == 0) _mm_prefetch(pf + q * 36, _MM_HINT_T1);
+      const BlockQ4_0& w0 = wr[2 * q];
+      const BlockQ4_0& w1 = wr[2 * q + 1];
+      const __m256i v = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(w1.qs), reinterpret_cast<const __m128i*>(w0.qs));
+      const __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+      const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, ylo[q]), _mm256_maddubs_epi16(hi, yhi[q]));
+      const __m256i sum = _mm256_sub_epi32(_mm256_madd_epi16(p, ones), ys[q]);
+      // Scales d_w·d_a of the two blocks, each over its four lanes.
+      __m128i dw = _mm_cvtsi32_si128(w0.d);
+      dw = _mm_insert_epi16(dw, w1.d, 1);
+      const __m128 d2 = _mm_mul_ps(_mm_cvtph_ps(dw), _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(da + 2 * q))));
+      const __m256 ds = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(d2), lane_b0);
+      if (q & 1)
+        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), ds, acc1);
+      else
+        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), ds, acc0);
     }
-    const __m128 s01 = _mm_hadd_ps(_mm256_castps256_ps128(acc01), _mm256_extractf128_ps(acc01, 1));
-    const __m128 s23 = _mm_hadd_ps(_mm256_castps256_ps128(acc23), _mm256_extractf128_ps(acc23, 1));
-    // s01 = (r0a, r0b, r1a, r1b), s23 likewise → (r0, r1, r2, r3).
-    _mm_storeu_ps(y + r, _mm_hadd_ps(s01, s23));
+    float t = hsum256(_mm256_add_ps(acc0, acc1));
+    if (nb & 1) t += dot_q4_0_avx2(wr + nb - 1, a + nb - 1, kQK);  // odd block count: the last block alone
+    y[r] = t;
   }
-  for (; r < rows; ++r) y[r] = dot_q4_0_avx2(w + r * nb, a, n);
 }
 
 __attribute__((target("avx2,fma,f16c"))) void gemv_q8_0_avx2(const BlockQ8_0* w, int64_t rows, const BlockQ8_0* a,
@@ -153,6 +150,42 @@ __attribute__((target("avx2,fma,f16c"))) void gemv_q8_0_avx2(const BlockQ8_0* w,
     y[r + 3] = hsum256(acc3);
   }
   for (; r < rows; ++r) y[r] = dot_q8_0_avx2(w + r * nb, a, n);
+}
+
+// q8_0 quantization, bit-identical to the scalar reference: d = amax/127 stored as
+// f16, q = roundf(x · (1/d)) with round-half-away-from-zero done exactly
+// (truncate, then step away from zero when the dropped part is ≥ 0.5).
+__attribute__((target("avx2,fma,f16c"))) void quantize_q8_0_avx2(const float* x, BlockQ8_0* y, int64_t n) {
+  const __m256 sign = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    const float* xb = x + b * kQK;
+    __m256 v[4];
+    __m256 amax = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      v[i] = _mm256_loadu_ps(xb + 8 * i);
+      amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, v[i]));
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    const float d = _mm_cvtss_f32(m) / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    y[b].d = f32_to_f16(d);
+    const __m256 vid = _mm256_set1_ps(id);
+    __m256i q[4];
+    for (int i = 0; i < 4; ++i) {
+      const __m256 s = _mm256_mul_ps(v[i], vid);
+      __m256 t = _mm256_round_ps(s, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+      const __m256 away = _mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(s, t)), half, _CMP_GE_OQ);
+      t = _mm256_add_ps(t, _mm256_and_ps(away, _mm256_or_ps(one, _mm256_and_ps(sign, s))));
+      q[i] = _mm256_cvttps_epi32(t);
+    }
+    // int32 → int8 (values within ±127): packs interleave 128-bit lanes; fix the order.
+    const __m256i p16a = _mm256_packs_epi32(q[0], q[1]), p16b = _mm256_packs_epi32(q[2], q[3]);
+    const __m256i p8 = _mm256_packs_epi16(p16a, p16b);
+    const __m256i ordered = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].qs), ordered);
+  }
 }
 
 // ---- AVX-512 VNNI (256-bit vpdpbusd) ----
@@ -210,10 +243,11 @@ bool cpu_has_avx512() {
 }
 
 const QuantKernels kScalar{Isa::kScalar, dot_q4_0_q8_0, dot_q8_0_q8_0, gemv_rows<BlockQ4_0, dot_q4_0_q8_0>,
-                           gemv_rows<BlockQ8_0, dot_q8_0_q8_0>};
-const QuantKernels kAvx2{Isa::kAvx2, dot_q4_0_avx2, dot_q8_0_avx2, gemv_q4_0_avx2, gemv_q8_0_avx2};
-const QuantKernels kAvx512{Isa::kAvx512, dot_q4_0_avx512, dot_q8_0_avx512, gemv_rows<BlockQ4_0, dot_q4_0_avx512>,
-                           gemv_rows<BlockQ8_0, dot_q8_0_avx512>};
+                           gemv_rows<BlockQ8_0, dot_q8_0_q8_0>, quantize_q8_0};
+const QuantKernels kAvx2{Isa::kAvx2, dot_q4_0_avx2, dot_q8_0_avx2, gemv_q4_0_avx2, gemv_q8_0_avx2, quantize_q8_0_avx2};
+// The AVX-512 level uses the AVX2 GEMV and quantizer (a superset CPU runs them).
+const QuantKernels kAvx512{Isa::kAvx512, dot_q4_0_avx512, dot_q8_0_avx512, gemv_q4_0_avx2, gemv_q8_0_avx2,
+                           quantize_q8_0_avx2};
 
 }  // namespace
 

@@ -197,8 +197,8 @@ void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const flo
     const int64_t nb = K / kQK;
     // The caller's q8_0 copy of the activations: slot 1 of thread 0 (workers use slot 0).
     auto* xqp = static_cast<BlockQ8_0*>(pool.scratch(0, 1, static_cast<size_t>(M * nb) * sizeof(BlockQ8_0)));
-    for (int64_t m = 0; m < M; ++m) quantize_q8_0(x + m * K, xqp + m * nb, K);
     const QuantKernels& qk = quant_kernels();
+    for (int64_t m = 0; m < M; ++m) qk.quantize_q8_0(x + m * K, xqp + m * nb, K);
     pool.parallel_for(N, kRowBlock, [&](int64_t n0, int64_t n1, int) {
       for (int64_t m = 0; m < M; ++m) {
         const BlockQ8_0* a = xqp + m * nb;
@@ -338,13 +338,8 @@ void attention(ThreadPool& pool, const float* q, int64_t q_stride, int64_t L, co
       }
       for (int64_t i = i0; i < i1; ++i) {
         const float* qi = q + i * q_stride + h * hd;
-        const int64_t len = visible(i);
-        for (int64_t j = 0; j < len; ++j) scores[j] = dot(qi, kb + j * kv_stride, hd) * scale;
-        softmax_inplace(scores, len);
         float* oi = out + i * out_stride + h * hd;
-        std::fill(oi, oi + hd, 0.0f);
-        for (int64_t j = 0; j < len; ++j)
-          fast ? vmath::avx2::axpy(scores[j], vb + j * kv_stride, oi, hd) : vmath::ref::axpy(scores[j], vb + j * kv_stride, oi, hd);
+        (fast ? vmath::avx2::attend_row : vmath::ref::attend_row)(qi, kb, vb, kv_stride, visible(i), hd, scale, scores, oi);
       }
     }
   });

@@ -66,6 +66,14 @@ void exp(const float* x, int64_t n, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
 }
 
+void attend_row(const float* q, const float* k, const float* v, int64_t stride, int64_t n, int64_t hd, float scale,
+                float* scores, float* out) {
+  for (int64_t j = 0; j < n; ++j) scores[j] = dot(q, k + j * stride, hd) * scale;
+  softmax(scores, n);
+  std::fill(out, out + hd, 0.0f);
+  for (int64_t j = 0; j < n; ++j) axpy(scores[j], v + j * stride, out, hd);
+}
+
 }  // namespace ref
 
 // ---------------------------------------------------------------- AVX2 + FMA
@@ -267,6 +275,60 @@ QASR_T void exp(const float* x, int64_t n, float* y) {
     alignas(32) float t[8] = {x[i]};
     _mm256_store_ps(t, exp8(_mm256_load_ps(t)));
     y[i] = t[0];
+  }
+}
+
+QASR_T void attend_row(const float* q, const float* k, const float* v, int64_t stride, int64_t n, int64_t hd,
+                       float scale, float* scores, float* out) {
+  if (hd % 8 != 0) {
+    ref::attend_row(q, k, v, stride, n, hd, scale, scores, out);
+    return;
+  }
+  // Scores, four keys at a time: four lane-wise accumulators, then one hadd tree.
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const float* k0 = k + j * stride;
+    const float* k1 = k0 + stride;
+    const float* k2 = k1 + stride;
+    const float* k3 = k2 + stride;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    for (int64_t c = 0; c < hd; c += 8) {
+      const __m256 qc = _mm256_loadu_ps(q + c);
+      a0 = _mm256_fmadd_ps(qc, _mm256_loadu_ps(k0 + c), a0);
+      a1 = _mm256_fmadd_ps(qc, _mm256_loadu_ps(k1 + c), a1);
+      a2 = _mm256_fmadd_ps(qc, _mm256_loadu_ps(k2 + c), a2);
+      a3 = _mm256_fmadd_ps(qc, _mm256_loadu_ps(k3 + c), a3);
+    }
+    const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+    _mm_storeu_ps(scores + j, _mm_mul_ps(s4, _mm_set1_ps(scale)));
+  }
+  for (; j < n; ++j) scores[j] = dot(q, k + j * stride, hd) * scale;
+  softmax(scores, n);
+  // Output: 64 dimensions (eight registers) per pass over the values.
+  int64_t c0 = 0;
+  for (; c0 + 64 <= hd; c0 += 64) {
+    __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0, o4 = o0, o5 = o0, o6 = o0, o7 = o0;
+    for (int64_t jj = 0; jj < n; ++jj) {
+      const __m256 p = _mm256_broadcast_ss(scores + jj);
+      const float* vr = v + jj * stride + c0;
+      o0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr), o0);
+      o1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 8), o1);
+      o2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 16), o2);
+      o3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 24), o3);
+      o4 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 32), o4);
+      o5 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 40), o5);
+      o6 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 48), o6);
+      o7 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 56), o7);
+    }
+    float* oc = out + c0;
+    _mm256_storeu_ps(oc, o0), _mm256_storeu_ps(oc + 8, o1), _mm256_storeu_ps(oc + 16, o2), _mm256_storeu_ps(oc + 24, o3);
+    _mm256_storeu_ps(oc + 32, o4), _mm256_storeu_ps(oc + 40, o5), _mm256_storeu_ps(oc + 48, o6), _mm256_storeu_ps(oc + 56, o7);
+  }
+  for (; c0 < hd; c0 += 8) {
+    __m256 o = _mm256_setzero_ps();
+    for (int64_t jj = 0; jj < n; ++jj) o = _mm256_fmadd_ps(_mm256_broadcast_ss(scores + jj), _mm256_loadu_ps(v + jj * stride + c0), o);
+    _mm256_storeu_ps(out + c0, o);
   }
 }
 

@@ -21,6 +21,10 @@ void rms_norm_row(const float* x, int64_t n, const float* w, float eps, float* y
 void layer_norm_row(const float* x, int64_t n, const float* g, const float* b, float eps, float* y);
 void add(float* x, const float* y, int64_t n);
 void exp(const float* x, int64_t n, float* y);
+// One query against n key/value rows (row stride `stride` floats, head size hd):
+// out[hd] = Σ_j softmax_j(scale · q·k_j) · v_j. scores: n floats of scratch.
+void attend_row(const float* q, const float* k, const float* v, int64_t stride, int64_t n, int64_t hd, float scale,
+                float* scores, float* out);
 }  // namespace ref
 
 namespace avx2 {
@@ -33,6 +37,10 @@ void rms_norm_row(const float* x, int64_t n, const float* w, float eps, float* y
 void layer_norm_row(const float* x, int64_t n, const float* g, const float* b, float eps, float* y);
 void add(float* x, const float* y, int64_t n);
 void exp(const float* x, int64_t n, float* y);
+// As ref::attend_row; four keys per step for the scores, the output accumulated in
+// registers 64 dimensions at a time (hd a multiple of 8; otherwise the reference).
+void attend_row(const float* q, const float* k, const float* v, int64_t stride, int64_t n, int64_t hd, float scale,
+                float* scores, float* out);
 }  // namespace avx2
 
 }  // namespace qasr::vmath

@@ -223,3 +223,30 @@ TEST(QuantKernels, FastGemvMatchesScalarDots) {
 
 }  // namespace
 }  // namespace qasr
+
+namespace qasr {
+namespace {
+
+// The fast activation quantizer is bit-identical to the reference, halves included.
+TEST(QuantKernels, FastQuantizeQ8IsBitIdentical) {
+  std::mt19937 rng(12);
+  std::normal_distribution<float> nd(0.0f, 3.0f);
+  const QuantKernels& k = quant_kernels(Isa::kAvx2);
+  const int64_t n = 32 * 41;
+  std::vector<float> x(n);
+  for (float& v : x) v = nd(rng);
+  // A block whose scaled values land exactly on .5 (amax 127 → id 1): ±0.5, ±1.5, ±126.5.
+  for (int j = 0; j < 32; ++j) x[j] = (j % 2 ? -1.0f : 1.0f) * (0.5f + j);
+  x[31] = 127.0f;
+  for (int j = 32; j < 64; ++j) x[j] = 0.0f;  // an all-zero block
+  std::vector<BlockQ8_0> a(n / 32), b(n / 32);
+  quantize_q8_0(x.data(), a.data(), n);
+  k.quantize_q8_0(x.data(), b.data(), n);
+  for (int64_t i = 0; i < n / 32; ++i) {
+    EXPECT_EQ(a[i].d, b[i].d) << "block " << i;
+    for (int j = 0; j < 32; ++j) ASSERT_EQ(a[i].qs[j], b[i].qs[j]) << "block " << i << " j " << j << " x " << x[i * 32 + j];
+  }
+}
+
+}  // namespace
+}  // namespace qasr

@@ -131,7 +131,8 @@ TEST(Attention, MatchesNaiveForPrefillDecodeAndWindows) {
   // Decode (1 row over a cache), prefill blocks across the 32-row block edge with a
   // cached prefix, bidirectional windows (encoder), odd head sizes.
   for (const Case& c : {Case{1, 37, 4, 2, 24, 36}, Case{45, 45, 4, 2, 24, 0}, Case{40, 52, 6, 3, 16, 12},
-                        Case{13, 13, 3, 3, 20, -1}, Case{7, 7, 2, 1, 8, -1}}) {
+                        Case{13, 13, 3, 3, 20, -1}, Case{7, 7, 2, 1, 8, -1}, Case{1, 37, 4, 2, 128, 36},
+                        Case{3, 70, 2, 1, 72, 67}}) {
     const auto q = randv(c.L * c.H * c.hd, 21, 1.0f), k = randv(c.n * c.KV * c.hd, 22, 1.0f),
                v = randv(c.n * c.KV * c.hd, 23, 1.0f);
     const float scale = 1.0f / std::sqrt(static_cast<float>(c.hd));
