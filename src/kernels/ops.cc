@@ -231,6 +231,40 @@ void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const flo
   });
 }
 
+void matmul_group(ThreadPool& pool, const float* x, int64_t M, std::initializer_list<std::pair<const Mat*, float*>> outs) {
+  bool fuse = M < kGemmMinRows;
+  const int64_t K = outs.begin()->first->cols;
+  int64_t total = 0;
+  for (const auto& [W, y] : outs) {
+    fuse = fuse && is_quantized(W->dtype) && W->cols == K && K % kQK == 0;
+    total += W->rows;
+  }
+  if (!fuse) {
+    for (const auto& [W, y] : outs) matmul(pool, x, M, *W, nullptr, y);
+    return;
+  }
+  // One activation quantization and one parallel_for over the rows of all the
+  // matrices, as if they were stacked (decode: q/k/v, gate/up).
+  const int64_t nb = K / kQK;
+  auto* xqp = static_cast<BlockQ8_0*>(pool.scratch(0, 1, static_cast<size_t>(M * nb) * sizeof(BlockQ8_0)));
+  const QuantKernels& qk = quant_kernels();
+  for (int64_t m = 0; m < M; ++m) qk.quantize_q8_0(x + m * K, xqp + m * nb, K);
+  pool.parallel_for(total, 16, [&](int64_t n0, int64_t n1, int) {
+    int64_t base = 0;
+    for (const auto& [W, y] : outs) {
+      const int64_t b = std::max(n0, base) - base, e = std::min(n1, base + W->rows) - base;
+      base += W->rows;
+      if (b >= e) continue;
+      for (int64_t m = 0; m < M; ++m) {
+        if (W->dtype == DType::Q8_0)
+          qk.gemv_q8_0(static_cast<const BlockQ8_0*>(W->data) + b * nb, e - b, xqp + m * nb, K, y + m * W->rows + b);
+        else
+          qk.gemv_q4_0(static_cast<const BlockQ4_0*>(W->data) + b * nb, e - b, xqp + m * nb, K, y + m * W->rows + b);
+      }
+    }
+  });
+}
+
 void warm_up(ThreadPool& pool) {
   // Shapes past OpenBLAS's blocking sizes, so its packing buffers are touched in full.
   const int64_t M = 1024, K = 1024, N = 64 * pool.size();

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
+#include <utility>
 
 #include "base/thread_pool.h"
 #include "kernels/tensor.h"
@@ -12,6 +14,10 @@ namespace qasr::ops {
 
 // y[M][N] = x[M][K] · W[N][K]ᵀ (+ bias[N]).  W.cols must equal K.
 void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y);
+// Several matrices applied to the same activations (no bias): y_i = x · W_iᵀ. With few
+// rows and quantized weights (decode) the activations are quantized once and one
+// parallel_for covers all matrices' rows; otherwise the same as separate matmul calls.
+void matmul_group(ThreadPool& pool, const float* x, int64_t M, std::initializer_list<std::pair<const Mat*, float*>> outs);
 
 // One-time process state: runs a small GEMM on every pool thread so OpenBLAS
 // touches its per-thread packing buffers (about 3 MiB, kept for the process lifetime)

@@ -30,9 +30,7 @@ void decoder_forward(const Model& m, Session& s, ThreadPool& pool, int64_t pos0,
     float* vc = b.v_cache + li * P * kvw;
     // Attention block.
     ops::rms_norm(b.x, L, h, l.in_norm, t.rms_eps, b.a);
-    ops::matmul(pool, b.a, L, l.q, nullptr, b.q);
-    ops::matmul(pool, b.a, L, l.k, nullptr, b.k);
-    ops::matmul(pool, b.a, L, l.v, nullptr, b.v);
+    ops::matmul_group(pool, b.a, L, {{&l.q, b.q}, {&l.k, b.k}, {&l.v, b.v}});
     for (int64_t i = 0; i < L; ++i) {
       const float* rc = b.rope_cos + i * hd / 2;
       const float* rs = b.rope_sin + i * hd / 2;
@@ -55,8 +53,7 @@ void decoder_forward(const Model& m, Session& s, ThreadPool& pool, int64_t pos0,
     ops::add_inplace(b.x, b.o, L * h);
     // MLP block.
     ops::rms_norm(b.x, L, h, l.post_norm, t.rms_eps, b.a);
-    ops::matmul(pool, b.a, L, l.gate, nullptr, b.gate);
-    ops::matmul(pool, b.a, L, l.up, nullptr, b.up);
+    ops::matmul_group(pool, b.a, L, {{&l.gate, b.gate}, {&l.up, b.up}});
     ops::swiglu(b.gate, b.up, L * t.intermediate, b.gate);
     ops::matmul(pool, b.gate, L, l.down, nullptr, b.o);
     ops::add_inplace(b.x, b.o, L * h);
