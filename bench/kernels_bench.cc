@@ -111,7 +111,7 @@ void BM_Attention(benchmark::State& st) {
   const auto v = random_vec(static_cast<size_t>(n * KV * hd), 7);
   std::vector<float> out(L * H * hd);
   for (auto _ : st) {
-    ops::attention(pool, q.data(), H * hd, L, k.data(), v.data(), KV * hd, n, H, KV, hd, 0.088f, n - L, out.data(), H * hd);
+    ops::attention(pool, q.data(), H * hd, L, k.data(), v.data(), hd, n * hd, n, H, KV, hd, 0.088f, n - L, out.data(), H * hd);
     benchmark::DoNotOptimize(out.data());
   }
   // Causal: about half of the L×n score matrix for prefill.

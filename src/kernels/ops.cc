@@ -335,7 +335,8 @@ void rope_neox_table(float* x, int head_dim, const float* c, const float* s) {
 }
 
 void attention(ThreadPool& pool, const float* q, int64_t q_stride, int64_t L, const float* k, const float* v,
-               int64_t kv_stride, int64_t n, int64_t H, int64_t KV, int64_t hd, float scale, int64_t causal_base,
+               int64_t kv_stride, int64_t kv_head_stride, int64_t n, int64_t H, int64_t KV, int64_t hd, float scale,
+               int64_t causal_base,
                float* out, int64_t out_stride) {
   // Jobs: (head, block of kQBlock query rows). A block of ≥ kGemmMinRows rows is two
   // single-threaded sgemm calls around a row softmax (scores never leave the
@@ -352,8 +353,8 @@ void attention(ThreadPool& pool, const float* q, int64_t q_stride, int64_t L, co
       const int64_t m = i1 - i0, kh = h / group;
       // Keys visible to the block's last row bound the block's score width.
       const int64_t width = causal_base >= 0 ? std::min(n, causal_base + i1) : n;
-      const float* kb = k + kh * hd;
-      const float* vb = v + kh * hd;
+      const float* kb = k + kh * kv_head_stride;
+      const float* vb = v + kh * kv_head_stride;
       auto visible = [&](int64_t i) { return causal_base >= 0 ? std::min(n, causal_base + i + 1) : n; };
       if (use_blas && m >= kGemmMinRows) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(width),

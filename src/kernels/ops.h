@@ -45,14 +45,15 @@ void rope_neox(float* x, int head_dim, int64_t pos, const float* inv_freq);
 void rope_table(int head_dim, int64_t pos, const float* inv_freq, float* cos_out, float* sin_out);
 void rope_neox_table(float* x, int head_dim, const float* cos, const float* sin);
 
-// Scaled dot-product attention with heads side by side (GQA: query head h uses
-// KV head h / (H / KV)). q: L rows of H·hd (row stride q_stride); k, v: n rows of
-// KV·hd (row stride kv_stride); out: L rows (stride out_stride). Query row i sees
+// Scaled dot-product attention (GQA: query head h uses KV head h / (H / KV)).
+// q: L rows of H·hd (row stride q_stride); k, v: n positions, position j of KV head
+// kh at k + kh·kv_head_stride + j·kv_stride (heads side by side: kv_head_stride = hd;
+// a per-head cache: kv_stride = hd); out: L rows (stride out_stride). Query row i sees
 // keys [0, n), or [0, causal_base + i] when causal_base ≥ 0 (decoder with a cache).
 // Work is split over (head, block of query rows); blocks of ≥ 8 rows run as two
 // sgemm calls around the softmax, single rows (decode) as vector dots.
 void attention(ThreadPool& pool, const float* q, int64_t q_stride, int64_t L, const float* k, const float* v,
-               int64_t kv_stride, int64_t n, int64_t H, int64_t KV, int64_t hd, float scale, int64_t causal_base,
-               float* out, int64_t out_stride);
+               int64_t kv_stride, int64_t kv_head_stride, int64_t n, int64_t H, int64_t KV, int64_t hd, float scale,
+               int64_t causal_base, float* out, int64_t out_stride);
 
 }  // namespace qasr::ops

@@ -26,7 +26,9 @@ void decoder_forward(const Model& m, Session& s, ThreadPool& pool, int64_t pos0,
     ops::rope_table(static_cast<int>(hd), pos0 + i, w.inv_freq.data(), b.rope_cos + i * hd / 2, b.rope_sin + i * hd / 2);
   for (size_t li = 0; li < w.layers.size(); ++li) {
     const DecoderLayerWeights& l = w.layers[li];
-    float* kc = b.k_cache + li * P * kvw;  // [pos][KV·hd]
+    // Per layer [KV head][pos][hd]: one head's keys are contiguous, so decode reads
+    // them as one stream (a [pos][KV·hd] layout put 4 KiB between a head's keys).
+    float* kc = b.k_cache + li * P * kvw;
     float* vc = b.v_cache + li * P * kvw;
     // Attention block.
     ops::rms_norm(b.x, L, h, l.in_norm, t.rms_eps, b.a);
@@ -44,11 +46,13 @@ void decoder_forward(const Model& m, Session& s, ThreadPool& pool, int64_t pos0,
         ops::rms_norm(k, 1, hd, l.k_norm, t.rms_eps, k);
         ops::rope_neox_table(k, static_cast<int>(hd), rc, rs);
       }
-      std::copy_n(b.k + i * kvw, kvw, kc + (pos0 + i) * kvw);
-      std::copy_n(b.v + i * kvw, kvw, vc + (pos0 + i) * kvw);
+      for (int64_t kh = 0; kh < KV; ++kh) {
+        std::copy_n(b.k + i * kvw + kh * hd, hd, kc + (kh * P + pos0 + i) * hd);
+        std::copy_n(b.v + i * kvw + kh * hd, hd, vc + (kh * P + pos0 + i) * hd);
+      }
     }
     // Causal attention over the cache: row i sees positions [0, pos0 + i].
-    ops::attention(pool, b.q, H * hd, L, kc, vc, kvw, pos0 + L, H, KV, hd, scale, pos0, b.attn, H * hd);
+    ops::attention(pool, b.q, H * hd, L, kc, vc, hd, P * hd, pos0 + L, H, KV, hd, scale, pos0, b.attn, H * hd);
     ops::matmul(pool, b.attn, L, l.o, nullptr, b.o);
     ops::add_inplace(b.x, b.o, L * h);
     // MLP block.

@@ -45,7 +45,7 @@ void windowed_attention(ThreadPool& pool, const float* q, const float* k, const 
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   for (int64_t s0 = 0; s0 < N; s0 += win) {
     const int64_t n = std::min(N, s0 + win) - s0;
-    ops::attention(pool, q + s0 * d, d, n, k + s0 * d, v + s0 * d, d, n, heads, heads, hd, scale, -1, out + s0 * d, d);
+    ops::attention(pool, q + s0 * d, d, n, k + s0 * d, v + s0 * d, d, hd, n, heads, heads, hd, scale, -1, out + s0 * d, d);
   }
 }
 

@@ -42,7 +42,7 @@ class Session {
   struct Decoder {
     float *x, *a, *q, *k, *v, *attn, *o, *gate, *up, *logits;
     float *rope_cos, *rope_sin;  // [L][head_dim/2] for the rows of the current forward call
-    float *k_cache, *v_cache;  // [layer][pos][kv_heads·hd]
+    float *k_cache, *v_cache;  // [layer][kv_head][pos][hd]
   } dec;
   int32_t* generated = nullptr;  // [max_new_tokens]
 

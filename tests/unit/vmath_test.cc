@@ -137,7 +137,7 @@ TEST(Attention, MatchesNaiveForPrefillDecodeAndWindows) {
                v = randv(c.n * c.KV * c.hd, 23, 1.0f);
     const float scale = 1.0f / std::sqrt(static_cast<float>(c.hd));
     std::vector<float> out(c.L * c.H * c.hd, 9.0f);
-    ops::attention(pool, q.data(), c.H * c.hd, c.L, k.data(), v.data(), c.KV * c.hd, c.n, c.H, c.KV, c.hd, scale,
+    ops::attention(pool, q.data(), c.H * c.hd, c.L, k.data(), v.data(), c.KV * c.hd, c.hd, c.n, c.H, c.KV, c.hd, scale,
                    c.causal, out.data(), c.H * c.hd);
     const auto ref = naive_attention(q, k, v, c.L, c.n, c.H, c.KV, c.hd, scale, c.causal);
     for (size_t i = 0; i < out.size(); ++i)
