@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -221,6 +222,26 @@ void add_ms_per_token(json& runs) {
   }
 }
 
+// Reads a model file (or every file of a model folder) once, so both engines start
+// from a warm page cache and load times compare like with like.
+void warm_page_cache(const std::string& path) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    for (const auto& e : std::filesystem::directory_iterator(path, ec))
+      if (e.is_regular_file()) files.push_back(e.path().string());
+  } else {
+    files.push_back(path);
+  }
+  std::vector<char> buf(size_t{4} << 20);
+  for (const std::string& f : files)
+    if (std::FILE* fp = std::fopen(f.c_str(), "rb")) {
+      while (std::fread(buf.data(), 1, buf.size(), fp) == buf.size()) {
+      }
+      std::fclose(fp);
+    }
+}
+
 }  // namespace
 
 Expected<json> run_speed_bench(const SpeedConfig& c, const std::function<void(const std::string&)>& progress) {
@@ -236,6 +257,7 @@ Expected<json> run_speed_bench(const SpeedConfig& c, const std::function<void(co
   res["config"] = {{"audio", {{"path", c.audio}, {"seconds", audio_s}}}, {"runs", c.runs}, {"threads", c.threads},
                    {"max_new_tokens", c.max_new_tokens}, {"ignore_eos", c.ignore_eos}, {"language", c.language},
                    {"chatllm_lib", c.chatllm_lib}, {"machine", machine_description()},
+                   {"page_cache", "each model file is read once before its runs (warm cache for both engines)"},
                    {"qasr_version", QASR_VERSION}};
   std::vector<MachinePeaks> peaks;
   if (c.measure_peaks) {
@@ -254,6 +276,7 @@ Expected<json> run_speed_bench(const SpeedConfig& c, const std::function<void(co
   for (const std::string& path : c.models) {
     json mres = {{"name", model_label(path)}, {"path", path}, {"qasr", json::array()}};
     json work;
+    warm_page_cache(path);
     for (size_t ti = 0; ti < c.threads.size(); ++ti) {
       const int t = c.threads[ti];
       if (progress) progress(fmt::format("{}: qasr, {} thread(s), {} runs + 1 warm-up", model_label(path), t, c.runs));

@@ -188,6 +188,21 @@ __attribute__((target("avx2,fma,f16c"))) void quantize_q8_0_avx2(const float* x,
   }
 }
 
+// (q − 8)·d per weight: the same single f32 multiply as the reference.
+__attribute__((target("avx2,fma,f16c"))) void dequantize_q4_0_avx2(const BlockQ4_0* x, float* y, int64_t n) {
+  const __m256i eight = _mm256_set1_epi8(8);
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    const __m256 d = _mm256_set1_ps(_cvtsh_ss(x[b].d));
+    const __m256i q = _mm256_sub_epi8(unpack_q4(x[b].qs), eight);  // weights 0..31 in order
+    const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    float* yb = y + b * kQK;
+    _mm256_storeu_ps(yb, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), d));
+    _mm256_storeu_ps(yb + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))), d));
+    _mm256_storeu_ps(yb + 16, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), d));
+    _mm256_storeu_ps(yb + 24, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))), d));
+  }
+}
+
 // ---- AVX-512 VNNI (256-bit vpdpbusd) ----
 
 #define QASR_AVX512 "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
@@ -243,11 +258,12 @@ bool cpu_has_avx512() {
 }
 
 const QuantKernels kScalar{Isa::kScalar, dot_q4_0_q8_0, dot_q8_0_q8_0, gemv_rows<BlockQ4_0, dot_q4_0_q8_0>,
-                           gemv_rows<BlockQ8_0, dot_q8_0_q8_0>, quantize_q8_0};
-const QuantKernels kAvx2{Isa::kAvx2, dot_q4_0_avx2, dot_q8_0_avx2, gemv_q4_0_avx2, gemv_q8_0_avx2, quantize_q8_0_avx2};
+                           gemv_rows<BlockQ8_0, dot_q8_0_q8_0>, quantize_q8_0, dequantize_q4_0};
+const QuantKernels kAvx2{Isa::kAvx2, dot_q4_0_avx2, dot_q8_0_avx2, gemv_q4_0_avx2, gemv_q8_0_avx2, quantize_q8_0_avx2,
+                         dequantize_q4_0_avx2};
 // The AVX-512 level uses the AVX2 GEMV and quantizer (a superset CPU runs them).
 const QuantKernels kAvx512{Isa::kAvx512, dot_q4_0_avx512, dot_q8_0_avx512, gemv_q4_0_avx2, gemv_q8_0_avx2,
-                           quantize_q8_0_avx2};
+                           quantize_q8_0_avx2, dequantize_q4_0_avx2};
 
 }  // namespace
 

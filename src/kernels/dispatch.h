@@ -27,6 +27,8 @@ struct QuantKernels {
   void (*gemv_q8_0)(const BlockQ8_0* w, int64_t rows, const BlockQ8_0* a, int64_t n, float* y);
   // Activation quantization, bit-identical to quantize_q8_0 (round half away from zero).
   void (*quantize_q8_0)(const float* x, BlockQ8_0* y, int64_t n);
+  // Weight dequantization for the GEMM path, bit-identical to dequantize_q4_0.
+  void (*dequantize_q4_0)(const BlockQ4_0* x, float* y, int64_t n);
 };
 
 // Kernels for a given level (falls back to a lower one when the CPU lacks it).

@@ -121,7 +121,7 @@ void to_f32(DType t, const void* data, size_t offset, size_t n, float* out) {
       return;
     case DType::Q4_0:
       QASR_CHECK(offset % kQK == 0 && n % kQK == 0) << offset << " " << n;
-      dequantize_q4_0(static_cast<const BlockQ4_0*>(data) + offset / kQK, out, static_cast<int64_t>(n));
+      quant_kernels().dequantize_q4_0(static_cast<const BlockQ4_0*>(data) + offset / kQK, out, static_cast<int64_t>(n));
       return;
   }
 }

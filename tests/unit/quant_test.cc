@@ -246,6 +246,13 @@ TEST(QuantKernels, FastQuantizeQ8IsBitIdentical) {
     EXPECT_EQ(a[i].d, b[i].d) << "block " << i;
     for (int j = 0; j < 32; ++j) ASSERT_EQ(a[i].qs[j], b[i].qs[j]) << "block " << i << " j " << j << " x " << x[i * 32 + j];
   }
+  // And the fast q4_0 dequantizer, bit for bit.
+  std::vector<BlockQ4_0> w4(n / 32);
+  quantize_q4_0(x.data(), w4.data(), n);
+  std::vector<float> d1(n), d2(n);
+  dequantize_q4_0(w4.data(), d1.data(), n);
+  k.dequantize_q4_0(w4.data(), d2.data(), n);
+  for (int64_t i = 0; i < n; ++i) ASSERT_EQ(d1[i], d2[i]) << "weight " << i;
 }
 
 }  // namespace
