@@ -336,8 +336,7 @@ void rope_neox_table(float* x, int head_dim, const float* c, const float* s) {
 
 void attention(ThreadPool& pool, const float* q, int64_t q_stride, int64_t L, const float* k, const float* v,
                int64_t kv_stride, int64_t kv_head_stride, int64_t n, int64_t H, int64_t KV, int64_t hd, float scale,
-               int64_t causal_base,
-               float* out, int64_t out_stride) {
+               int64_t causal_base, float* out, int64_t out_stride, int64_t max_keys) {
   // Jobs: (head, block of kQBlock query rows). A block of ≥ kGemmMinRows rows is two
   // single-threaded sgemm calls around a row softmax (scores never leave the
   // thread's scratch); fewer rows (decode) take the vector dot/axpy path.
@@ -347,7 +346,10 @@ void attention(ThreadPool& pool, const float* q, int64_t q_stride, int64_t L, co
   const bool fast = use_avx2();
   if (use_blas) blas_single_thread();
   pool.parallel_for(H * n_blocks, 1, [&](int64_t jb, int64_t je, int t) {
-    float* scores = static_cast<float*>(pool.scratch(t, 2, static_cast<size_t>(kQBlock * n) * sizeof(float)));
+    // Scores: a block of rows × n for the sgemm path; one row for the vector path,
+    // sized by max_keys so a growing decode context never reallocates.
+    const int64_t need = use_blas && L >= kGemmMinRows ? kQBlock * n : std::max(n, max_keys);
+    float* scores = static_cast<float*>(pool.scratch(t, 2, static_cast<size_t>(need) * sizeof(float)));
     for (int64_t job = jb; job < je; ++job) {
       const int64_t h = job / n_blocks, i0 = (job % n_blocks) * kQBlock, i1 = std::min(L, i0 + kQBlock);
       const int64_t m = i1 - i0, kh = h / group;

@@ -52,8 +52,10 @@ void rope_neox_table(float* x, int head_dim, const float* cos, const float* sin)
 // keys [0, n), or [0, causal_base + i] when causal_base ≥ 0 (decoder with a cache).
 // Work is split over (head, block of query rows); blocks of ≥ 8 rows run as two
 // sgemm calls around the softmax, single rows (decode) as vector dots.
+// max_keys: the most keys any call will see (the session's positions), so the
+// per-thread score buffer is sized once.
 void attention(ThreadPool& pool, const float* q, int64_t q_stride, int64_t L, const float* k, const float* v,
                int64_t kv_stride, int64_t kv_head_stride, int64_t n, int64_t H, int64_t KV, int64_t hd, float scale,
-               int64_t causal_base, float* out, int64_t out_stride);
+               int64_t causal_base, float* out, int64_t out_stride, int64_t max_keys = 0);
 
 }  // namespace qasr::ops

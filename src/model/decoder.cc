@@ -52,7 +52,7 @@ void decoder_forward(const Model& m, Session& s, ThreadPool& pool, int64_t pos0,
       }
     }
     // Causal attention over the cache: row i sees positions [0, pos0 + i].
-    ops::attention(pool, b.q, H * hd, L, kc, vc, hd, P * hd, pos0 + L, H, KV, hd, scale, pos0, b.attn, H * hd);
+    ops::attention(pool, b.q, H * hd, L, kc, vc, hd, P * hd, pos0 + L, H, KV, hd, scale, pos0, b.attn, H * hd, P);
     ops::matmul(pool, b.attn, L, l.o, nullptr, b.o);
     ops::add_inplace(b.x, b.o, L * h);
     // MLP block.
