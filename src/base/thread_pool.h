@@ -32,7 +32,7 @@ class ThreadPool {
   // allocation per call once warm). `slot` separates buffers used together.
   // Owned by the pool; release_scratch() frees all of it (e.g. when a model is
   // unloaded), so nothing lingers in thread-locals.
-  static constexpr int kScratchSlots = 3;
+  static constexpr int kScratchSlots = 4;
   void* scratch(int thread, int slot, size_t bytes);
   void release_scratch();
   size_t scratch_bytes() const;

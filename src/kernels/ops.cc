@@ -12,6 +12,7 @@
 #include "kernels/vmath.h"
 #include "kernels/gemm.h"
 #include <string>
+#include <type_traits>
 
 #include <cctype>
 #include <immintrin.h>
@@ -301,6 +302,14 @@ void swiglu(const float* gate, const float* up, int64_t n, float* out) {
   use_avx2() ? vmath::avx2::swiglu(gate, up, n, out) : vmath::ref::swiglu(gate, up, n, out);
 }
 
+void gelu_erf(ThreadPool& pool, float* x, int64_t n) {
+  pool.parallel_for(n, 4096, [&](int64_t b, int64_t e, int) { gelu_erf(x + b, e - b); });
+}
+
+void swiglu(ThreadPool& pool, const float* gate, const float* up, int64_t n, float* out) {
+  pool.parallel_for(n, 4096, [&](int64_t b, int64_t e, int) { swiglu(gate + b, up + b, e - b, out + b); });
+}
+
 void add_inplace(float* x, const float* y, int64_t n) { use_avx2() ? vmath::avx2::add(x, y, n) : vmath::ref::add(x, y, n); }
 
 void softmax_inplace(float* x, int64_t n) { use_avx2() ? vmath::avx2::softmax(x, n) : vmath::ref::softmax(x, n); }
@@ -334,34 +343,53 @@ void rope_neox_table(float* x, int head_dim, const float* c, const float* s) {
   }
 }
 
-void attention(ThreadPool& pool, const float* q, int64_t q_stride, int64_t L, const float* k, const float* v,
-               int64_t kv_stride, int64_t kv_head_stride, int64_t n, int64_t H, int64_t KV, int64_t hd, float scale,
-               int64_t causal_base, float* out, int64_t out_stride, int64_t max_keys) {
+namespace {
+
+template <typename KvT>
+void attention_impl(ThreadPool& pool, const float* q, int64_t q_stride, int64_t L, const KvT* k, const KvT* v,
+                    int64_t kv_stride, int64_t kv_head_stride, int64_t n, int64_t H, int64_t KV, int64_t hd, float scale,
+                    int64_t causal_base, float* out, int64_t out_stride, int64_t max_keys) {
   // Jobs: (head, block of kQBlock query rows). A block of ≥ kGemmMinRows rows is two
   // single-threaded sgemm calls around a row softmax (scores never leave the
-  // thread's scratch); fewer rows (decode) take the vector dot/axpy path.
+  // thread's scratch); fewer rows (decode) take the vector row kernel.
+  constexpr bool kF16 = std::is_same_v<KvT, uint16_t>;
   constexpr int64_t kQBlock = 32;
   const int64_t group = H / KV, n_blocks = (L + kQBlock - 1) / kQBlock;
   static const bool use_blas = std::getenv("QASR_NO_BLAS") == nullptr;
   const bool fast = use_avx2();
+  const bool blocks = use_blas && L >= kGemmMinRows;
   if (use_blas) blas_single_thread();
   pool.parallel_for(H * n_blocks, 1, [&](int64_t jb, int64_t je, int t) {
     // Scores: a block of rows × n for the sgemm path; one row for the vector path,
     // sized by max_keys so a growing decode context never reallocates.
-    const int64_t need = use_blas && L >= kGemmMinRows ? kQBlock * n : std::max(n, max_keys);
+    const int64_t need = blocks ? kQBlock * n : std::max(n, max_keys);
     float* scores = static_cast<float*>(pool.scratch(t, 2, static_cast<size_t>(need) * sizeof(float)));
     for (int64_t job = jb; job < je; ++job) {
       const int64_t h = job / n_blocks, i0 = (job % n_blocks) * kQBlock, i1 = std::min(L, i0 + kQBlock);
       const int64_t m = i1 - i0, kh = h / group;
       // Keys visible to the block's last row bound the block's score width.
       const int64_t width = causal_base >= 0 ? std::min(n, causal_base + i1) : n;
-      const float* kb = k + kh * kv_head_stride;
-      const float* vb = v + kh * kv_head_stride;
+      const KvT* kb = k + kh * kv_head_stride;
+      const KvT* vb = v + kh * kv_head_stride;
       auto visible = [&](int64_t i) { return causal_base >= 0 ? std::min(n, causal_base + i + 1) : n; };
-      if (use_blas && m >= kGemmMinRows) {
+      if (blocks && m >= kGemmMinRows) {
+        const float* kf;
+        const float* vf;
+        int64_t ld = kv_stride;
+        if constexpr (kF16) {
+          // f16 cache rows → f32 for sgemm, in the thread's scratch.
+          float* buf = static_cast<float*>(pool.scratch(t, 3, static_cast<size_t>(2 * n * hd) * sizeof(float)));
+          for (int64_t j = 0; j < width; ++j) {
+            to_f32(DType::F16, kb + j * kv_stride, 0, static_cast<size_t>(hd), buf + j * hd);
+            to_f32(DType::F16, vb + j * kv_stride, 0, static_cast<size_t>(hd), buf + (n + j) * hd);
+          }
+          kf = buf, vf = buf + n * hd, ld = hd;
+        } else {
+          kf = kb, vf = vb;
+        }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(width),
-                    static_cast<int>(hd), scale, q + i0 * q_stride + h * hd, static_cast<int>(q_stride), kb,
-                    static_cast<int>(kv_stride), 0.0f, scores, static_cast<int>(width));
+                    static_cast<int>(hd), scale, q + i0 * q_stride + h * hd, static_cast<int>(q_stride), kf,
+                    static_cast<int>(ld), 0.0f, scores, static_cast<int>(width));
         for (int64_t r = 0; r < m; ++r) {
           float* sr = scores + r * width;
           const int64_t len = visible(i0 + r);
@@ -369,17 +397,41 @@ void attention(ThreadPool& pool, const float* q, int64_t q_stride, int64_t L, co
           std::fill(sr + len, sr + width, 0.0f);  // masked keys weigh nothing in P·V
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(hd),
-                    static_cast<int>(width), 1.0f, scores, static_cast<int>(width), vb, static_cast<int>(kv_stride),
-                    0.0f, out + i0 * out_stride + h * hd, static_cast<int>(out_stride));
+                    static_cast<int>(width), 1.0f, scores, static_cast<int>(width), vf, static_cast<int>(ld), 0.0f,
+                    out + i0 * out_stride + h * hd, static_cast<int>(out_stride));
         continue;
       }
       for (int64_t i = i0; i < i1; ++i) {
         const float* qi = q + i * q_stride + h * hd;
         float* oi = out + i * out_stride + h * hd;
-        (fast ? vmath::avx2::attend_row : vmath::ref::attend_row)(qi, kb, vb, kv_stride, visible(i), hd, scale, scores, oi);
+        if constexpr (kF16)
+          (fast ? vmath::avx2::attend_row_f16 : vmath::ref::attend_row_f16)(qi, kb, vb, kv_stride, visible(i), hd, scale,
+                                                                           scores, oi);
+        else
+          (fast ? vmath::avx2::attend_row : vmath::ref::attend_row)(qi, kb, vb, kv_stride, visible(i), hd, scale, scores, oi);
       }
     }
   });
+}
+
+}  // namespace
+
+void attention(ThreadPool& pool, const float* q, int64_t q_stride, int64_t L, const float* k, const float* v,
+               int64_t kv_stride, int64_t kv_head_stride, int64_t n, int64_t H, int64_t KV, int64_t hd, float scale,
+               int64_t causal_base, float* out, int64_t out_stride, int64_t max_keys) {
+  attention_impl(pool, q, q_stride, L, k, v, kv_stride, kv_head_stride, n, H, KV, hd, scale, causal_base, out,
+                 out_stride, max_keys);
+}
+
+void attention_f16kv(ThreadPool& pool, const float* q, int64_t q_stride, int64_t L, const uint16_t* k, const uint16_t* v,
+                     int64_t kv_stride, int64_t kv_head_stride, int64_t n, int64_t H, int64_t KV, int64_t hd, float scale,
+                     int64_t causal_base, float* out, int64_t out_stride, int64_t max_keys) {
+  attention_impl(pool, q, q_stride, L, k, v, kv_stride, kv_head_stride, n, H, KV, hd, scale, causal_base, out,
+                 out_stride, max_keys);
+}
+
+void to_f16_row(const float* x, int64_t n, uint16_t* y) {
+  use_avx2() ? vmath::avx2::f32_to_f16_row(x, n, y) : vmath::ref::f32_to_f16_row(x, n, y);
 }
 
 }  // namespace ops

@@ -34,6 +34,9 @@ void gelu_erf(float* x, int64_t n);  // exact erf form (never the tanh approxima
 // out[i] = silu(gate[i]) · up[i]
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
 void add_inplace(float* x, const float* y, int64_t n);
+// The same, split over the pool's threads (large activations: conv stem, FFN).
+void gelu_erf(ThreadPool& pool, float* x, int64_t n);
+void swiglu(ThreadPool& pool, const float* gate, const float* up, int64_t n, float* out);
 float dot(const float* a, const float* b, int64_t n);
 void softmax_inplace(float* x, int64_t n);
 
@@ -57,5 +60,12 @@ void rope_neox_table(float* x, int head_dim, const float* cos, const float* sin)
 void attention(ThreadPool& pool, const float* q, int64_t q_stride, int64_t L, const float* k, const float* v,
                int64_t kv_stride, int64_t kv_head_stride, int64_t n, int64_t H, int64_t KV, int64_t hd, float scale,
                int64_t causal_base, float* out, int64_t out_stride, int64_t max_keys = 0);
+// The same with keys and values stored as f16 (the decoder's KV cache: half the
+// memory and half the bytes read per decoded token).
+void attention_f16kv(ThreadPool& pool, const float* q, int64_t q_stride, int64_t L, const uint16_t* k, const uint16_t* v,
+                     int64_t kv_stride, int64_t kv_head_stride, int64_t n, int64_t H, int64_t KV, int64_t hd, float scale,
+                     int64_t causal_base, float* out, int64_t out_stride, int64_t max_keys = 0);
+// f32 → f16 (round to nearest even), for writing the KV cache.
+void to_f16_row(const float* x, int64_t n, uint16_t* y);
 
 }  // namespace qasr::ops

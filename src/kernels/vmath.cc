@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/half.h"
+
 namespace qasr::vmath {
 
 // ---------------------------------------------------------------- scalar reference
@@ -72,6 +74,23 @@ void attend_row(const float* q, const float* k, const float* v, int64_t stride, 
   softmax(scores, n);
   std::fill(out, out + hd, 0.0f);
   for (int64_t j = 0; j < n; ++j) axpy(scores[j], v + j * stride, out, hd);
+}
+
+void attend_row_f16(const float* q, const uint16_t* k, const uint16_t* v, int64_t stride, int64_t n, int64_t hd,
+                    float scale, float* scores, float* out) {
+  for (int64_t j = 0; j < n; ++j) {
+    double s = 0;
+    for (int64_t c = 0; c < hd; ++c) s += static_cast<double>(q[c]) * f16_to_f32(k[j * stride + c]);
+    scores[j] = static_cast<float>(s) * scale;
+  }
+  softmax(scores, n);
+  std::fill(out, out + hd, 0.0f);
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t c = 0; c < hd; ++c) out[c] += scores[j] * f16_to_f32(v[j * stride + c]);
+}
+
+void f32_to_f16_row(const float* x, int64_t n, uint16_t* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = f32_to_f16(x[i]);
 }
 
 }  // namespace ref
@@ -332,6 +351,76 @@ QASR_T void attend_row(const float* q, const float* k, const float* v, int64_t s
   }
 }
 
+#define QASR_TH __attribute__((target("avx2,fma,f16c")))
+
+QASR_TH static inline __m256 load_h8(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+QASR_TH void attend_row_f16(const float* q, const uint16_t* k, const uint16_t* v, int64_t stride, int64_t n, int64_t hd,
+                            float scale, float* scores, float* out) {
+  if (hd % 8 != 0) {
+    ref::attend_row_f16(q, k, v, stride, n, hd, scale, scores, out);
+    return;
+  }
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const uint16_t* k0 = k + j * stride;
+    const uint16_t* k1 = k0 + stride;
+    const uint16_t* k2 = k1 + stride;
+    const uint16_t* k3 = k2 + stride;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    for (int64_t c = 0; c < hd; c += 8) {
+      const __m256 qc = _mm256_loadu_ps(q + c);
+      a0 = _mm256_fmadd_ps(qc, load_h8(k0 + c), a0);
+      a1 = _mm256_fmadd_ps(qc, load_h8(k1 + c), a1);
+      a2 = _mm256_fmadd_ps(qc, load_h8(k2 + c), a2);
+      a3 = _mm256_fmadd_ps(qc, load_h8(k3 + c), a3);
+    }
+    const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+    _mm_storeu_ps(scores + j, _mm_mul_ps(s4, _mm_set1_ps(scale)));
+  }
+  for (; j < n; ++j) {
+    __m256 a = _mm256_setzero_ps();
+    for (int64_t c = 0; c < hd; c += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + c), load_h8(k + j * stride + c), a);
+    scores[j] = hsum(a) * scale;
+  }
+  softmax(scores, n);
+  int64_t c0 = 0;
+  for (; c0 + 64 <= hd; c0 += 64) {
+    __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0, o4 = o0, o5 = o0, o6 = o0, o7 = o0;
+    for (int64_t jj = 0; jj < n; ++jj) {
+      const __m256 p = _mm256_broadcast_ss(scores + jj);
+      const uint16_t* vr = v + jj * stride + c0;
+      o0 = _mm256_fmadd_ps(p, load_h8(vr), o0);
+      o1 = _mm256_fmadd_ps(p, load_h8(vr + 8), o1);
+      o2 = _mm256_fmadd_ps(p, load_h8(vr + 16), o2);
+      o3 = _mm256_fmadd_ps(p, load_h8(vr + 24), o3);
+      o4 = _mm256_fmadd_ps(p, load_h8(vr + 32), o4);
+      o5 = _mm256_fmadd_ps(p, load_h8(vr + 40), o5);
+      o6 = _mm256_fmadd_ps(p, load_h8(vr + 48), o6);
+      o7 = _mm256_fmadd_ps(p, load_h8(vr + 56), o7);
+    }
+    float* oc = out + c0;
+    _mm256_storeu_ps(oc, o0), _mm256_storeu_ps(oc + 8, o1), _mm256_storeu_ps(oc + 16, o2), _mm256_storeu_ps(oc + 24, o3);
+    _mm256_storeu_ps(oc + 32, o4), _mm256_storeu_ps(oc + 40, o5), _mm256_storeu_ps(oc + 48, o6), _mm256_storeu_ps(oc + 56, o7);
+  }
+  for (; c0 < hd; c0 += 8) {
+    __m256 o = _mm256_setzero_ps();
+    for (int64_t jj = 0; jj < n; ++jj) o = _mm256_fmadd_ps(_mm256_broadcast_ss(scores + jj), load_h8(v + jj * stride + c0), o);
+    _mm256_storeu_ps(out + c0, o);
+  }
+}
+
+QASR_TH void f32_to_f16_row(const float* x, int64_t n, uint16_t* y) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+  for (; i < n; ++i) y[i] = f32_to_f16(x[i]);
+}
+
+#undef QASR_TH
 #undef QASR_T
 
 }  // namespace avx2

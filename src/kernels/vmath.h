@@ -25,6 +25,10 @@ void exp(const float* x, int64_t n, float* y);
 // out[hd] = Σ_j softmax_j(scale · q·k_j) · v_j. scores: n floats of scratch.
 void attend_row(const float* q, const float* k, const float* v, int64_t stride, int64_t n, int64_t hd, float scale,
                 float* scores, float* out);
+// The same with keys and values stored as f16 (the decoder's KV cache).
+void attend_row_f16(const float* q, const uint16_t* k, const uint16_t* v, int64_t stride, int64_t n, int64_t hd,
+                    float scale, float* scores, float* out);
+void f32_to_f16_row(const float* x, int64_t n, uint16_t* y);  // round to nearest even
 }  // namespace ref
 
 namespace avx2 {
@@ -41,6 +45,9 @@ void exp(const float* x, int64_t n, float* y);
 // registers 64 dimensions at a time (hd a multiple of 8; otherwise the reference).
 void attend_row(const float* q, const float* k, const float* v, int64_t stride, int64_t n, int64_t hd, float scale,
                 float* scores, float* out);
+void attend_row_f16(const float* q, const uint16_t* k, const uint16_t* v, int64_t stride, int64_t n, int64_t hd,
+                    float scale, float* scores, float* out);
+void f32_to_f16_row(const float* x, int64_t n, uint16_t* y);  // F16C, round to nearest even
 }  // namespace avx2
 
 }  // namespace qasr::vmath

@@ -28,8 +28,7 @@ void decoder_forward(const Model& m, Session& s, ThreadPool& pool, int64_t pos0,
     const DecoderLayerWeights& l = w.layers[li];
     // Per layer [KV head][pos][hd]: one head's keys are contiguous, so decode reads
     // them as one stream (a [pos][KV·hd] layout put 4 KiB between a head's keys).
-    float* kc = b.k_cache + li * P * kvw;
-    float* vc = b.v_cache + li * P * kvw;
+    const size_t layer_off = static_cast<size_t>(li) * P * kvw;
     // Attention block.
     ops::rms_norm(b.x, L, h, l.in_norm, t.rms_eps, b.a);
     ops::matmul_group(pool, b.a, L, {{&l.q, b.q}, {&l.k, b.k}, {&l.v, b.v}});
@@ -47,18 +46,29 @@ void decoder_forward(const Model& m, Session& s, ThreadPool& pool, int64_t pos0,
         ops::rope_neox_table(k, static_cast<int>(hd), rc, rs);
       }
       for (int64_t kh = 0; kh < KV; ++kh) {
-        std::copy_n(b.k + i * kvw + kh * hd, hd, kc + (kh * P + pos0 + i) * hd);
-        std::copy_n(b.v + i * kvw + kh * hd, hd, vc + (kh * P + pos0 + i) * hd);
+        const size_t at = layer_off + (kh * P + pos0 + i) * hd;
+        if (b.k16) {
+          ops::to_f16_row(b.k + i * kvw + kh * hd, hd, b.k16 + at);
+          ops::to_f16_row(b.v + i * kvw + kh * hd, hd, b.v16 + at);
+        } else {
+          std::copy_n(b.k + i * kvw + kh * hd, hd, b.k32 + at);
+          std::copy_n(b.v + i * kvw + kh * hd, hd, b.v32 + at);
+        }
       }
     }
     // Causal attention over the cache: row i sees positions [0, pos0 + i].
-    ops::attention(pool, b.q, H * hd, L, kc, vc, hd, P * hd, pos0 + L, H, KV, hd, scale, pos0, b.attn, H * hd, P);
+    if (b.k16)
+      ops::attention_f16kv(pool, b.q, H * hd, L, b.k16 + layer_off, b.v16 + layer_off, hd, P * hd, pos0 + L, H, KV, hd,
+                           scale, pos0, b.attn, H * hd, P);
+    else
+      ops::attention(pool, b.q, H * hd, L, b.k32 + layer_off, b.v32 + layer_off, hd, P * hd, pos0 + L, H, KV, hd, scale,
+                     pos0, b.attn, H * hd, P);
     ops::matmul(pool, b.attn, L, l.o, nullptr, b.o);
     ops::add_inplace(b.x, b.o, L * h);
     // MLP block.
     ops::rms_norm(b.x, L, h, l.post_norm, t.rms_eps, b.a);
     ops::matmul_group(pool, b.a, L, {{&l.gate, b.gate}, {&l.up, b.up}});
-    ops::swiglu(b.gate, b.up, L * t.intermediate, b.gate);
+    ops::swiglu(pool, b.gate, b.up, L * t.intermediate, b.gate);
     ops::matmul(pool, b.gate, L, l.down, nullptr, b.o);
     ops::add_inplace(b.x, b.o, L * h);
   }

@@ -17,7 +17,8 @@ namespace {
 void conv3x3s2_gelu(ThreadPool& pool, const float* in, int64_t H, int64_t W, int64_t Cin, const Mat& w,
                     const float* bias, float* col, float* out, int64_t* Ho_out, int64_t* Wo_out) {
   const int64_t Ho = (H + 1) / 2, Wo = (W + 1) / 2, K = Cin * 9;
-  for (int64_t ho = 0; ho < Ho; ++ho)
+  pool.parallel_for(Ho, 1, [&](int64_t h0, int64_t h1, int) {
+  for (int64_t ho = h0; ho < h1; ++ho)
     for (int64_t wo = 0; wo < Wo; ++wo) {
       float* c = col + (ho * Wo + wo) * K;
       for (int kh = 0; kh < 3; ++kh)
@@ -27,8 +28,9 @@ void conv3x3s2_gelu(ThreadPool& pool, const float* in, int64_t H, int64_t W, int
           for (int64_t ci = 0; ci < Cin; ++ci) c[ci * 9 + kh * 3 + kw] = inside ? in[(hi * W + wi) * Cin + ci] : 0.0f;
         }
     }
+  });
   ops::matmul(pool, col, Ho * Wo, w, bias, out);
-  ops::gelu_erf(out, Ho * Wo * w.rows);
+  ops::gelu_erf(pool, out, Ho * Wo * w.rows);
   *Ho_out = Ho;
   *Wo_out = Wo;
 }
@@ -96,7 +98,7 @@ int64_t encode_audio(const Model& m, Session& s, ThreadPool& pool, const LogMel&
     ops::add_inplace(b.x, b.ln, N * d);
     ops::layer_norm(b.x, N, d, l.ln2_g, l.ln2_b, 1e-5f, b.ln);
     ops::matmul(pool, b.ln, N, l.fc1, l.fc1_b, b.ffn);
-    ops::gelu_erf(b.ffn, N * a.ffn);
+    ops::gelu_erf(pool, b.ffn, N * a.ffn);
     ops::matmul(pool, b.ffn, N, l.fc2, l.fc2_b, b.ln);
     ops::add_inplace(b.x, b.ln, N * d);
   }

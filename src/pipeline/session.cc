@@ -51,10 +51,16 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
     p += ((static_cast<size_t>(n) * sizeof(float) + 63) / 64) * 64;
   }
   s->generated = reinterpret_cast<int32_t*>(p);
-  const size_t kv_floats = static_cast<size_t>(t.layers) * s->max_positions_ * t.kv_heads * hd;
-  QASR_ASSIGN_OR_RETURN(s->kv_, VirtualBuffer::reserve(2 * kv_floats * sizeof(float)));
-  s->dec.k_cache = s->kv_.as<float>();
-  s->dec.v_cache = s->dec.k_cache + kv_floats;
+  // f16 keys and values by default (as ggml's cache): half the memory of f32.
+  const size_t kv_elems = static_cast<size_t>(t.layers) * s->max_positions_ * t.kv_heads * hd;
+  QASR_ASSIGN_OR_RETURN(s->kv_, VirtualBuffer::reserve(2 * kv_elems * (limits.kv_f16 ? 2 : 4)));
+  if (limits.kv_f16) {
+    s->dec.k16 = s->kv_.as<uint16_t>();
+    s->dec.v16 = s->dec.k16 + kv_elems;
+  } else {
+    s->dec.k32 = s->kv_.as<float>();
+    s->dec.v32 = s->dec.k32 + kv_elems;
+  }
   return s;
 }
 

@@ -17,6 +17,7 @@ struct SessionLimits {
   double max_audio_seconds = 1200.0;  // the official single-pass limit
   int max_new_tokens = 4096;
   int max_context_tokens = 2048;      // tokens of --context text
+  bool kv_f16 = true;                 // KV cache as f16 (default, as ggml) or f32 (the exact path)
 };
 
 class Session {
@@ -42,7 +43,9 @@ class Session {
   struct Decoder {
     float *x, *a, *q, *k, *v, *attn, *o, *gate, *up, *logits;
     float *rope_cos, *rope_sin;  // [L][head_dim/2] for the rows of the current forward call
-    float *k_cache, *v_cache;  // [layer][kv_head][pos][hd]
+    // [layer][kv_head][pos][hd], f16 (k16/v16) or f32 (k32/v32) per SessionLimits::kv_f16.
+    uint16_t *k16 = nullptr, *v16 = nullptr;
+    float *k32 = nullptr, *v32 = nullptr;
   } dec;
   int32_t* generated = nullptr;  // [max_new_tokens]
 

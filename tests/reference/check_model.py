@@ -57,8 +57,9 @@ def main():
         folder, ref = models[seed]
         tag = f"seed {seed}, {os.path.basename(clip)}, language {lang or 'auto'}"
         dump = os.path.join(a.work, f"dump-{seed}-{os.path.basename(clip)}-{lang}")
+        # The exact path (f32 KV cache); the default f16 cache is checked below against its own bound.
         cmd = [a.qasr, "transcribe", "--model", folder, clip, "--json", "--ignore-eos", "--max-new-tokens", "16",
-               "--dump-dir", dump, "--threads", "2"]
+               "--dump-dir", dump, "--threads", "2", "--kv-cache", "f32"]
         if lang:
             cmd += ["--language", lang]
         r = subprocess.run(cmd, capture_output=True, text=True)
@@ -104,6 +105,19 @@ def main():
               f"{tag}: greedy ids identical over {n_clear}/16 clear-margin steps: {out['token_ids'][:n_clear]}")
         if n_clear < 8:
             check(False, f"{tag}: only {n_clear} steps had a clear margin; the checkpoint is too flat to test")
+        # The default f16 KV cache: keys and values rounded to f16 (relative 2^-11), amplified by
+        # this checkpoint's sharpened attention; bound 1e-2 of max and the same top-1.
+        dump16 = dump + "-f16"
+        cmd16 = [c for c in cmd if c not in ("--kv-cache", "f32")]
+        cmd16[cmd16.index(dump)] = dump16
+        r16 = subprocess.run(cmd16, capture_output=True, text=True)
+        if r16.returncode != 0:
+            check(False, f"{tag}: qasr (f16 KV) exited {r16.returncode}: {r16.stderr.strip()}")
+            continue
+        got16 = np.load(os.path.join(dump16, "logits_step0.npy"))
+        d16 = float(np.abs(got16 - logits0).max()) / float(np.abs(logits0).max())
+        check(d16 <= 1e-2 and int(np.argmax(got16)) == int(np.argmax(logits0)),
+              f"{tag}: f16 KV cache: step-0 logits max |Δ| / max|ref| = {d16:.2e}, top-1 {int(np.argmax(got16))}")
     print(f"{'all model goldens match' if failures == 0 else f'{failures} check(s) failed'}")
     return 1 if failures else 0
 

@@ -142,6 +142,23 @@ TEST(Attention, MatchesNaiveForPrefillDecodeAndWindows) {
     const auto ref = naive_attention(q, k, v, c.L, c.n, c.H, c.KV, c.hd, scale, c.causal);
     for (size_t i = 0; i < out.size(); ++i)
       ASSERT_NEAR(out[i], ref[i], 2e-5f) << "L=" << c.L << " n=" << c.n << " causal=" << c.causal << " i=" << i;
+    // The f16-cache variant, in the cache's per-head layout [KV][n][hd], against the
+    // naive attention over the same f16-rounded keys and values.
+    std::vector<uint16_t> k16(k.size()), v16(v.size());
+    std::vector<float> kr(k.size()), vr(v.size());
+    for (int64_t j = 0; j < c.n; ++j)
+      for (int64_t kh = 0; kh < c.KV; ++kh)
+        for (int64_t d = 0; d < c.hd; ++d) {
+          const size_t src = (j * c.KV + kh) * c.hd + d, dst = (kh * c.n + j) * c.hd + d;
+          k16[dst] = f32_to_f16(k[src]), v16[dst] = f32_to_f16(v[src]);
+          kr[src] = f16_to_f32(k16[dst]), vr[src] = f16_to_f32(v16[dst]);
+        }
+    std::vector<float> out16(c.L * c.H * c.hd, 9.0f);
+    ops::attention_f16kv(pool, q.data(), c.H * c.hd, c.L, k16.data(), v16.data(), c.hd, c.n * c.hd, c.n, c.H, c.KV, c.hd,
+                         scale, c.causal, out16.data(), c.H * c.hd);
+    const auto ref16 = naive_attention(q, kr, vr, c.L, c.n, c.H, c.KV, c.hd, scale, c.causal);
+    for (size_t i = 0; i < out16.size(); ++i)
+      ASSERT_NEAR(out16[i], ref16[i], 2e-5f) << "f16 KV: L=" << c.L << " n=" << c.n << " i=" << i;
   }
 }
 

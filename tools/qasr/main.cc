@@ -107,7 +107,7 @@ int run_detokenize(const std::string& tok_path, const std::vector<std::string>& 
 struct TranscribeArgs {
   std::string model;
   std::vector<std::string> audio;
-  std::string language, context, dump_dir;
+  std::string language, context, dump_dir, kv_cache = "f16";
   int threads = 0;
   int max_new_tokens = 4096;
   bool ignore_eos = false, json = false, mlock = false, populate = false;
@@ -137,6 +137,7 @@ int run_transcribe(const TranscribeArgs& a) {
   double load_ms = now_ms() - t0;
   qasr::SessionLimits lim;
   lim.max_new_tokens = std::max(a.max_new_tokens, 1);
+  lim.kv_f16 = a.kv_cache == "f16";
   auto session = qasr::Session::create(*model, lim);
   if (!session.ok()) return fail(session.error());
   for (size_t i = 0; i < a.audio.size(); ++i) {
@@ -535,6 +536,8 @@ int main(int argc, char** argv) {
   tr->add_option("--context", ta.context, "context text for the system turn (hotwords, background)");
   tr->add_option("--threads", ta.threads, "threads (default: $QASR_THREADS, else the number of cores)");
   tr->add_option("--max-new-tokens", ta.max_new_tokens, "generation limit (default 4096)");
+  tr->add_option("--kv-cache", ta.kv_cache, "KV cache precision: f16 (default) or f32 (exact)")
+      ->check(CLI::IsMember({"f16", "f32"}));
   tr->add_flag("--ignore-eos", ta.ignore_eos, "keep generating until --max-new-tokens");
   tr->add_flag("--json", ta.json, "one JSON object per file on stdout");
   tr->add_flag("--mlock", ta.mlock, "lock the mapped weights in RAM (load pays the page-in)");
