@@ -250,6 +250,10 @@ Expected<json> run_speed_bench(const SpeedConfig& c, const std::function<void(co
   if (c.threads.empty()) return Status::Error("bench speed: no thread count");
   for (int t : c.threads)
     if (t < 1) return Status::Error("bench speed: thread counts must be positive");
+  for (const std::string& m : c.models) {
+    std::error_code ec;
+    if (!std::filesystem::exists(m, ec)) return Status::Error(fmt::format("model '{}' does not exist", m));
+  }
   auto pcm = load_audio_file(c.audio);
   if (!pcm.ok()) return Status::Error(pcm.error());
   const double audio_s = pcm->seconds();
