@@ -13,6 +13,7 @@
 
 #include "base/thread_pool.h"
 #include "kernels/dispatch.h"
+#include "kernels/gemm.h"
 #include "kernels/ops.h"
 #include "kernels/quant.h"
 #include "kernels/vmath.h"
@@ -170,18 +171,53 @@ void BM_RmsNorm(benchmark::State& st) {
 }
 BENCHMARK(BM_RmsNorm)->ArgsProduct({{1024}, {0, 1}});
 
-// q8_0 quantization of activations (every quantized matmul starts with it).
+// q8_0 quantization of activations (every quantized matmul starts with it), reference vs AVX2.
 void BM_QuantizeQ8(benchmark::State& st) {
   const int64_t n = st.range(0);
   const auto x = random_vec(static_cast<size_t>(n), 13);
   std::vector<BlockQ8_0> q(n / kQK);
+  const QuantKernels& qk = quant_kernels(isa_arg(st.range(1)));
   for (auto _ : st) {
-    quantize_q8_0(x.data(), q.data(), n);
+    qk.quantize_q8_0(x.data(), q.data(), n);
     benchmark::DoNotOptimize(q.data());
   }
   st.counters["elem/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+  st.SetLabel(isa_name(qk.isa));
 }
-BENCHMARK(BM_QuantizeQ8)->Arg(3072);
+BENCHMARK(BM_QuantizeQ8)->ArgsProduct({{3072}, {0, 1}});
+
+// q4_0 → f32 weight conversion (the GEMM path converts 48 weight rows at a time).
+void BM_DequantizeQ4(benchmark::State& st) {
+  const int64_t n = st.range(0);
+  const auto x = random_vec(static_cast<size_t>(n), 14);
+  std::vector<BlockQ4_0> q(n / kQK);
+  quantize_q4_0(x.data(), q.data(), n);
+  std::vector<float> y(n);
+  const QuantKernels& qk = quant_kernels(isa_arg(st.range(1)));
+  for (auto _ : st) {
+    qk.dequantize_q4_0(q.data(), y.data(), n);
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.counters["elem/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+  st.SetLabel(isa_name(qk.isa));
+}
+BENCHMARK(BM_DequantizeQ4)->ArgsProduct({{48 * 1024}, {0, 1}});
+
+// The packed f32 GEMM alone (f32 weights, no conversion): M × N × K.
+void BM_Gemm(benchmark::State& st) {
+  const int64_t M = st.range(0), N = st.range(1), K = st.range(2);
+  ThreadPool pool(static_cast<int>(st.range(3)));
+  const auto w = random_vec(static_cast<size_t>(N * K), 15), x = random_vec(static_cast<size_t>(M * K), 16);
+  std::vector<float> y(M * N);
+  const Mat W{DType::F32, N, K, w.data()};
+  for (auto _ : st) {
+    gemm::matmul_avx2(pool, x.data(), M, W, nullptr, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate,
+                                              benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_Gemm)->ArgsProduct({{160}, {1024}, {1024}, {1, 2}})->ArgNames({"M", "N", "K", "threads"})->UseRealTime();
 
 }  // namespace
 }  // namespace qasr
