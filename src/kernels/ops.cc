@@ -166,8 +166,7 @@ void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const flo
     // Weight rows per sgemm call: as many as fit in kGemmBlockBytes of f32, so OpenBLAS
     // packs the activations once per call rather than once per small block (64-row
     // blocks spent ~12% of encoder time in packing), but never more than the thread's share.
-    static const int64_t kGemmBlockBytes =
-        std::getenv("QASR_GEMM_BLOCK_KB") ? std::atol(std::getenv("QASR_GEMM_BLOCK_KB")) * 1024 : (int64_t{2} << 20);
+    constexpr int64_t kGemmBlockBytes = int64_t{2} << 20;
     const int64_t share = (N + pool.size() - 1) / pool.size();
     const int64_t block = std::max<int64_t>(16, std::min(share, kGemmBlockBytes / (K * 4)));
     pool.parallel_for(N, 16, [&](int64_t n0, int64_t n1, int t) {

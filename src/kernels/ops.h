@@ -1,6 +1,8 @@
-// Reference compute kernels (f32 activations; weights f32/f16/bf16 used in place).
-// Plain, correct and multi-threaded over output rows; the fast kernels of the
-// speed work slot in behind the same signatures. Shapes: row-major, innermost last.
+// Compute operations of the model (f32 activations; weights f32/f16/bf16/q8_0/q4_0
+// used in place). Each picks its kernel once per process from best_isa(): the AVX2
+// kernels (gemm.h, vmath.h, dispatch.h) or their scalar references (QASR_ISA=scalar,
+// or a CPU without AVX2). Work is split over the caller's ThreadPool.
+// Shapes: row-major, innermost last.
 #pragma once
 
 #include <cstdint>
