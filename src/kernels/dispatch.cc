@@ -7,18 +7,12 @@
 #include <cstring>
 
 #include "kernels/half.h"
+#include "kernels/simd_avx2.h"
 
 namespace qasr {
 namespace {
 
 // ---- AVX2 (+FMA, F16C) ----
-
-__attribute__((target("avx2,fma,f16c"))) inline float hsum256(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 __attribute__((target("avx2,fma,f16c"))) inline __m256i unpack_q4(const uint8_t* qs) {
   // 16 bytes → 32 nibbles: weights 0..15 (low nibbles) then 16..31 (high nibbles).

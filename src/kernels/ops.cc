@@ -313,18 +313,6 @@ void add_inplace(float* x, const float* y, int64_t n) { use_avx2() ? vmath::avx2
 
 void softmax_inplace(float* x, int64_t n) { use_avx2() ? vmath::avx2::softmax(x, n) : vmath::ref::softmax(x, n); }
 
-void rope_neox(float* x, int head_dim, int64_t pos, const float* inv_freq) {
-  const int half = head_dim / 2;
-  for (int j = 0; j < half; ++j) {
-    // Angle in fp32 as the reference (pos · inv_freq), cos/sin of it.
-    const float ang = static_cast<float>(pos) * inv_freq[j];
-    const float c = std::cos(ang), s = std::sin(ang);
-    const float a = x[j], b = x[j + half];
-    x[j] = a * c - b * s;
-    x[j + half] = b * c + a * s;
-  }
-}
-
 void rope_table(int head_dim, int64_t pos, const float* inv_freq, float* cos_out, float* sin_out) {
   for (int j = 0; j < head_dim / 2; ++j) {
     const float ang = static_cast<float>(pos) * inv_freq[j];

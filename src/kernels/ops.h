@@ -42,11 +42,9 @@ void swiglu(ThreadPool& pool, const float* gate, const float* up, int64_t n, flo
 float dot(const float* a, const float* b, int64_t n);
 void softmax_inplace(float* x, int64_t n);
 
-// NeoX rotate-half RoPE on one head vector of `head_dim` at position `pos`.
-// inv_freq has head_dim/2 entries.
-void rope_neox(float* x, int head_dim, int64_t pos, const float* inv_freq);
-// The same rotation from a table: cos/sin of pos·inv_freq computed once per position
-// (rope_table) and reused by every head and layer.
+// NeoX rotate-half RoPE on one head vector of `head_dim`, from a table: cos/sin of
+// pos·inv_freq (fp32 angle, as the reference) computed once per position by
+// rope_table (head_dim/2 entries each) and reused by every head and layer.
 void rope_table(int head_dim, int64_t pos, const float* inv_freq, float* cos_out, float* sin_out);
 void rope_neox_table(float* x, int head_dim, const float* cos, const float* sin);
 

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "kernels/half.h"
+#include "kernels/simd_avx2.h"
 
 namespace qasr::vmath {
 
@@ -101,13 +102,8 @@ namespace avx2 {
 namespace {
 
 #define QASR_T __attribute__((target("avx2,fma")))
+#define QASR_TH __attribute__((target("avx2,fma,f16c")))
 
-QASR_T inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 QASR_T inline float hmax(__m256 v) {
   __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -192,7 +188,7 @@ QASR_T float dot(const float* a, const float* b, int64_t n) {
     const __m256i m = tail_mask(n - i);
     s1 = _mm256_fmadd_ps(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m), s1);
   }
-  return hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+  return hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
 }
 
 QASR_T void axpy(float a, const float* x, float* y, int64_t n) {
@@ -223,7 +219,7 @@ QASR_T void softmax(float* x, int64_t n) {
     _mm256_maskstore_ps(x + i, m, e);
     vs = _mm256_add_ps(vs, e);
   }
-  const float inv = 1.0f / hsum(vs);
+  const float inv = 1.0f / hsum256(vs);
   const __m256 vi = _mm256_set1_ps(inv);
   for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vi));
   for (; i < n; ++i) x[i] *= inv;
@@ -261,7 +257,7 @@ QASR_T void layer_norm_row(const float* x, int64_t n, const float* g, const floa
   __m256 vs = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) vs = _mm256_add_ps(vs, _mm256_loadu_ps(x + i));
-  float sum = hsum(vs);
+  float sum = hsum256(vs);
   for (int64_t j = i; j < n; ++j) sum += x[j];
   const float mean = sum / static_cast<float>(n);
   const __m256 vm = _mm256_set1_ps(mean);
@@ -270,7 +266,7 @@ QASR_T void layer_norm_row(const float* x, int64_t n, const float* g, const floa
     const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + i), vm);
     vv = _mm256_fmadd_ps(d, d, vv);
   }
-  float var = hsum(vv);
+  float var = hsum256(vv);
   for (int64_t j = i; j < n; ++j) var += (x[j] - mean) * (x[j] - mean);
   const float inv = 1.0f / std::sqrt(var / static_cast<float>(n) + eps);
   const __m256 vi = _mm256_set1_ps(inv);
@@ -297,85 +293,30 @@ QASR_T void exp(const float* x, int64_t n, float* y) {
   }
 }
 
-QASR_T void attend_row(const float* q, const float* k, const float* v, int64_t stride, int64_t n, int64_t hd,
-                       float scale, float* scores, float* out) {
-  if (hd % 8 != 0) {
-    ref::attend_row(q, k, v, stride, n, hd, scale, scores, out);
-    return;
-  }
-  // Scores, four keys at a time: four lane-wise accumulators, then one hadd tree.
-  int64_t j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const float* k0 = k + j * stride;
-    const float* k1 = k0 + stride;
-    const float* k2 = k1 + stride;
-    const float* k3 = k2 + stride;
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-    for (int64_t c = 0; c < hd; c += 8) {
-      const __m256 qc = _mm256_loadu_ps(q + c);
-      a0 = _mm256_fmadd_ps(qc, _mm256_loadu_ps(k0 + c), a0);
-      a1 = _mm256_fmadd_ps(qc, _mm256_loadu_ps(k1 + c), a1);
-      a2 = _mm256_fmadd_ps(qc, _mm256_loadu_ps(k2 + c), a2);
-      a3 = _mm256_fmadd_ps(qc, _mm256_loadu_ps(k3 + c), a3);
-    }
-    const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
-    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
-    _mm_storeu_ps(scores + j, _mm_mul_ps(s4, _mm_set1_ps(scale)));
-  }
-  for (; j < n; ++j) scores[j] = dot(q, k + j * stride, hd) * scale;
-  softmax(scores, n);
-  // Output: 64 dimensions (eight registers) per pass over the values.
-  int64_t c0 = 0;
-  for (; c0 + 64 <= hd; c0 += 64) {
-    __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0, o4 = o0, o5 = o0, o6 = o0, o7 = o0;
-    for (int64_t jj = 0; jj < n; ++jj) {
-      const __m256 p = _mm256_broadcast_ss(scores + jj);
-      const float* vr = v + jj * stride + c0;
-      o0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr), o0);
-      o1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 8), o1);
-      o2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 16), o2);
-      o3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 24), o3);
-      o4 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 32), o4);
-      o5 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 40), o5);
-      o6 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 48), o6);
-      o7 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 56), o7);
-    }
-    float* oc = out + c0;
-    _mm256_storeu_ps(oc, o0), _mm256_storeu_ps(oc + 8, o1), _mm256_storeu_ps(oc + 16, o2), _mm256_storeu_ps(oc + 24, o3);
-    _mm256_storeu_ps(oc + 32, o4), _mm256_storeu_ps(oc + 40, o5), _mm256_storeu_ps(oc + 48, o6), _mm256_storeu_ps(oc + 56, o7);
-  }
-  for (; c0 < hd; c0 += 8) {
-    __m256 o = _mm256_setzero_ps();
-    for (int64_t jj = 0; jj < n; ++jj) o = _mm256_fmadd_ps(_mm256_broadcast_ss(scores + jj), _mm256_loadu_ps(v + jj * stride + c0), o);
-    _mm256_storeu_ps(out + c0, o);
-  }
-}
-
-#define QASR_TH __attribute__((target("avx2,fma,f16c")))
-
-QASR_TH static inline __m256 load_h8(const uint16_t* p) {
+// 8 keys/values as f32, from f32 or f16 storage.
+QASR_TH inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+QASR_TH inline __m256 load8(const uint16_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
-QASR_TH void attend_row_f16(const float* q, const uint16_t* k, const uint16_t* v, int64_t stride, int64_t n, int64_t hd,
-                            float scale, float* scores, float* out) {
-  if (hd % 8 != 0) {
-    ref::attend_row_f16(q, k, v, stride, n, hd, scale, scores, out);
-    return;
-  }
+// One query against n key/value rows stored as T (float or f16); hd % 8 == 0.
+template <typename T>
+QASR_TH void attend_row_impl(const float* q, const T* k, const T* v, int64_t stride, int64_t n, int64_t hd, float scale,
+                             float* scores, float* out) {
+  // Scores, four keys at a time: four lane-wise accumulators, then one hadd tree.
   int64_t j = 0;
   for (; j + 4 <= n; j += 4) {
-    const uint16_t* k0 = k + j * stride;
-    const uint16_t* k1 = k0 + stride;
-    const uint16_t* k2 = k1 + stride;
-    const uint16_t* k3 = k2 + stride;
+    const T* k0 = k + j * stride;
+    const T* k1 = k0 + stride;
+    const T* k2 = k1 + stride;
+    const T* k3 = k2 + stride;
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
     for (int64_t c = 0; c < hd; c += 8) {
       const __m256 qc = _mm256_loadu_ps(q + c);
-      a0 = _mm256_fmadd_ps(qc, load_h8(k0 + c), a0);
-      a1 = _mm256_fmadd_ps(qc, load_h8(k1 + c), a1);
-      a2 = _mm256_fmadd_ps(qc, load_h8(k2 + c), a2);
-      a3 = _mm256_fmadd_ps(qc, load_h8(k3 + c), a3);
+      a0 = _mm256_fmadd_ps(qc, load8(k0 + c), a0);
+      a1 = _mm256_fmadd_ps(qc, load8(k1 + c), a1);
+      a2 = _mm256_fmadd_ps(qc, load8(k2 + c), a2);
+      a3 = _mm256_fmadd_ps(qc, load8(k3 + c), a3);
     }
     const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
     const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
@@ -383,24 +324,25 @@ QASR_TH void attend_row_f16(const float* q, const uint16_t* k, const uint16_t* v
   }
   for (; j < n; ++j) {
     __m256 a = _mm256_setzero_ps();
-    for (int64_t c = 0; c < hd; c += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + c), load_h8(k + j * stride + c), a);
-    scores[j] = hsum(a) * scale;
+    for (int64_t c = 0; c < hd; c += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + c), load8(k + j * stride + c), a);
+    scores[j] = hsum256(a) * scale;
   }
   softmax(scores, n);
+  // Output: 64 dimensions (eight registers) per pass over the values.
   int64_t c0 = 0;
   for (; c0 + 64 <= hd; c0 += 64) {
     __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0, o4 = o0, o5 = o0, o6 = o0, o7 = o0;
     for (int64_t jj = 0; jj < n; ++jj) {
       const __m256 p = _mm256_broadcast_ss(scores + jj);
-      const uint16_t* vr = v + jj * stride + c0;
-      o0 = _mm256_fmadd_ps(p, load_h8(vr), o0);
-      o1 = _mm256_fmadd_ps(p, load_h8(vr + 8), o1);
-      o2 = _mm256_fmadd_ps(p, load_h8(vr + 16), o2);
-      o3 = _mm256_fmadd_ps(p, load_h8(vr + 24), o3);
-      o4 = _mm256_fmadd_ps(p, load_h8(vr + 32), o4);
-      o5 = _mm256_fmadd_ps(p, load_h8(vr + 40), o5);
-      o6 = _mm256_fmadd_ps(p, load_h8(vr + 48), o6);
-      o7 = _mm256_fmadd_ps(p, load_h8(vr + 56), o7);
+      const T* vr = v + jj * stride + c0;
+      o0 = _mm256_fmadd_ps(p, load8(vr), o0);
+      o1 = _mm256_fmadd_ps(p, load8(vr + 8), o1);
+      o2 = _mm256_fmadd_ps(p, load8(vr + 16), o2);
+      o3 = _mm256_fmadd_ps(p, load8(vr + 24), o3);
+      o4 = _mm256_fmadd_ps(p, load8(vr + 32), o4);
+      o5 = _mm256_fmadd_ps(p, load8(vr + 40), o5);
+      o6 = _mm256_fmadd_ps(p, load8(vr + 48), o6);
+      o7 = _mm256_fmadd_ps(p, load8(vr + 56), o7);
     }
     float* oc = out + c0;
     _mm256_storeu_ps(oc, o0), _mm256_storeu_ps(oc + 8, o1), _mm256_storeu_ps(oc + 16, o2), _mm256_storeu_ps(oc + 24, o3);
@@ -408,9 +350,21 @@ QASR_TH void attend_row_f16(const float* q, const uint16_t* k, const uint16_t* v
   }
   for (; c0 < hd; c0 += 8) {
     __m256 o = _mm256_setzero_ps();
-    for (int64_t jj = 0; jj < n; ++jj) o = _mm256_fmadd_ps(_mm256_broadcast_ss(scores + jj), load_h8(v + jj * stride + c0), o);
+    for (int64_t jj = 0; jj < n; ++jj) o = _mm256_fmadd_ps(_mm256_broadcast_ss(scores + jj), load8(v + jj * stride + c0), o);
     _mm256_storeu_ps(out + c0, o);
   }
+}
+
+QASR_TH void attend_row(const float* q, const float* k, const float* v, int64_t stride, int64_t n, int64_t hd,
+                        float scale, float* scores, float* out) {
+  if (hd % 8 != 0) return ref::attend_row(q, k, v, stride, n, hd, scale, scores, out);
+  attend_row_impl(q, k, v, stride, n, hd, scale, scores, out);
+}
+
+QASR_TH void attend_row_f16(const float* q, const uint16_t* k, const uint16_t* v, int64_t stride, int64_t n, int64_t hd,
+                            float scale, float* scores, float* out) {
+  if (hd % 8 != 0) return ref::attend_row_f16(q, k, v, stride, n, hd, scale, scores, out);
+  attend_row_impl(q, k, v, stride, n, hd, scale, scores, out);
 }
 
 QASR_TH void f32_to_f16_row(const float* x, int64_t n, uint16_t* y) {
