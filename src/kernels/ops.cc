@@ -141,6 +141,43 @@ void blas_single_thread() {
   (void)once;
 }
 
+// Quantized weights, few activation rows (decode): the activations are quantized to
+// q8_0 once (as ggml does) and one parallel_for covers the rows of every matrix in
+// `outs`, as if they were stacked; integer block dots per row.
+struct GemvOut {
+  const Mat* W;
+  float* y;
+  const float* bias;
+};
+
+void quantized_gemv(ThreadPool& pool, const float* x, int64_t M, const GemvOut* outs, size_t n_outs) {
+  const int64_t K = outs[0].W->cols, nb = K / kQK;
+  int64_t total = 0;
+  for (size_t i = 0; i < n_outs; ++i) total += outs[i].W->rows;
+  // The caller's q8_0 copy of the activations: slot 1 of thread 0 (workers use slot 0).
+  auto* xqp = static_cast<BlockQ8_0*>(pool.scratch(0, 1, static_cast<size_t>(M * nb) * sizeof(BlockQ8_0)));
+  const QuantKernels& qk = quant_kernels();
+  for (int64_t m = 0; m < M; ++m) qk.quantize_q8_0(x + m * K, xqp + m * nb, K);
+  pool.parallel_for(total, 16, [&](int64_t n0, int64_t n1, int) {
+    int64_t base = 0;
+    for (size_t i = 0; i < n_outs; ++i) {
+      const GemvOut& o = outs[i];
+      const int64_t N = o.W->rows, b = std::max(n0, base) - base, e = std::min(n1, base + N) - base;
+      base += N;
+      if (b >= e) continue;
+      for (int64_t m = 0; m < M; ++m) {
+        float* ym = o.y + m * N;
+        if (o.W->dtype == DType::Q8_0)
+          qk.gemv_q8_0(static_cast<const BlockQ8_0*>(o.W->data) + b * nb, e - b, xqp + m * nb, K, ym + b);
+        else
+          qk.gemv_q4_0(static_cast<const BlockQ4_0*>(o.W->data) + b * nb, e - b, xqp + m * nb, K, ym + b);
+        if (o.bias)
+          for (int64_t r = b; r < e; ++r) ym[r] += o.bias[r];
+      }
+    }
+  });
+}
+
 }  // namespace
 
 float dot(const float* a, const float* b, int64_t n);
@@ -192,25 +229,9 @@ void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const flo
     return;
   }
   if (is_quantized(W.dtype)) {
-    // Activations quantized to q8_0 blocks, as ggml does; integer block dots.
     QASR_CHECK(K % kQK == 0) << "quantized matrix with " << K << " columns";
-    const int64_t nb = K / kQK;
-    // The caller's q8_0 copy of the activations: slot 1 of thread 0 (workers use slot 0).
-    auto* xqp = static_cast<BlockQ8_0*>(pool.scratch(0, 1, static_cast<size_t>(M * nb) * sizeof(BlockQ8_0)));
-    const QuantKernels& qk = quant_kernels();
-    for (int64_t m = 0; m < M; ++m) qk.quantize_q8_0(x + m * K, xqp + m * nb, K);
-    pool.parallel_for(N, kRowBlock, [&](int64_t n0, int64_t n1, int) {
-      for (int64_t m = 0; m < M; ++m) {
-        const BlockQ8_0* a = xqp + m * nb;
-        float* ym = y + m * N;
-        if (W.dtype == DType::Q8_0)
-          qk.gemv_q8_0(static_cast<const BlockQ8_0*>(W.data) + n0 * nb, n1 - n0, a, K, ym + n0);
-        else
-          qk.gemv_q4_0(static_cast<const BlockQ4_0*>(W.data) + n0 * nb, n1 - n0, a, K, ym + n0);
-        if (bias)
-          for (int64_t n = n0; n < n1; ++n) ym[n] += bias[n];
-      }
-    });
+    const GemvOut out{&W, y, bias};
+    quantized_gemv(pool, x, M, &out, 1);
     return;
   }
   pool.parallel_for(N, kRowBlock, [&](int64_t n0, int64_t n1, int t) {
@@ -234,35 +255,18 @@ void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const flo
 void matmul_group(ThreadPool& pool, const float* x, int64_t M, std::initializer_list<std::pair<const Mat*, float*>> outs) {
   bool fuse = M < kGemmMinRows;
   const int64_t K = outs.begin()->first->cols;
-  int64_t total = 0;
+  constexpr size_t kMaxOuts = 4;
+  GemvOut fused[kMaxOuts];
+  size_t n = 0;
   for (const auto& [W, y] : outs) {
-    fuse = fuse && is_quantized(W->dtype) && W->cols == K && K % kQK == 0;
-    total += W->rows;
+    fuse = fuse && n < kMaxOuts && is_quantized(W->dtype) && W->cols == K && K % kQK == 0;
+    if (n < kMaxOuts) fused[n++] = {W, y, nullptr};
   }
   if (!fuse) {
     for (const auto& [W, y] : outs) matmul(pool, x, M, *W, nullptr, y);
     return;
   }
-  // One activation quantization and one parallel_for over the rows of all the
-  // matrices, as if they were stacked (decode: q/k/v, gate/up).
-  const int64_t nb = K / kQK;
-  auto* xqp = static_cast<BlockQ8_0*>(pool.scratch(0, 1, static_cast<size_t>(M * nb) * sizeof(BlockQ8_0)));
-  const QuantKernels& qk = quant_kernels();
-  for (int64_t m = 0; m < M; ++m) qk.quantize_q8_0(x + m * K, xqp + m * nb, K);
-  pool.parallel_for(total, 16, [&](int64_t n0, int64_t n1, int) {
-    int64_t base = 0;
-    for (const auto& [W, y] : outs) {
-      const int64_t b = std::max(n0, base) - base, e = std::min(n1, base + W->rows) - base;
-      base += W->rows;
-      if (b >= e) continue;
-      for (int64_t m = 0; m < M; ++m) {
-        if (W->dtype == DType::Q8_0)
-          qk.gemv_q8_0(static_cast<const BlockQ8_0*>(W->data) + b * nb, e - b, xqp + m * nb, K, y + m * W->rows + b);
-        else
-          qk.gemv_q4_0(static_cast<const BlockQ4_0*>(W->data) + b * nb, e - b, xqp + m * nb, K, y + m * W->rows + b);
-      }
-    }
-  });
+  quantized_gemv(pool, x, M, fused, n);
 }
 
 void warm_up(ThreadPool& pool) {
