@@ -180,14 +180,8 @@ void quantized_gemv(ThreadPool& pool, const float* x, int64_t M, const GemvOut* 
 
 }  // namespace
 
-float dot(const float* a, const float* b, int64_t n);
-
 void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y) {
   const int64_t N = W.rows, K = W.cols;
-  // Work is split over output rows; each task takes kRowBlock weight rows and runs
-  // every activation row against them, so a weight block stays in L1/L2 while the
-  // activations stream past once per block (not once per weight row).
-  constexpr int64_t kRowBlock = 16;
   static const bool use_blas = std::getenv("QASR_NO_BLAS") == nullptr;  // QASR_NO_BLAS=1: reference path (A/B)
   // QASR_GEMM=blas: OpenBLAS sgemm per weight block (the previous path, for A/B runs).
   static const bool own_gemm = best_isa() != Isa::kScalar && !(std::getenv("QASR_GEMM") && std::string(std::getenv("QASR_GEMM")) == "blas");
@@ -234,6 +228,10 @@ void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const flo
     quantized_gemv(pool, x, M, &out, 1);
     return;
   }
+  // Reference row-dot path (f32/f16/bf16 weights with few rows, or QASR_NO_BLAS=1):
+  // each task takes kRowBlock weight rows and runs every activation row against them,
+  // so a weight block stays in L1/L2 while the activations stream past once per block.
+  constexpr int64_t kRowBlock = 16;
   pool.parallel_for(N, kRowBlock, [&](int64_t n0, int64_t n1, int t) {
     // kRowBlock converted weight rows per thread, in the pool's scratch.
     float* rows = static_cast<float*>(pool.scratch(t, 0, static_cast<size_t>(kRowBlock * K) * sizeof(float)));
