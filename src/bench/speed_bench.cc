@@ -95,7 +95,7 @@ void send_line(int fd, const json& j) {
 }
 
 // The qasr child: load once, one warm-up, `runs` timed transcriptions.
-[[noreturn]] void qasr_child(const SpeedConfig& c, const std::string& model_path, int threads, int fd) {
+[[noreturn]] void qasr_child(const SpeedConfig& c, const std::string& model_path, int threads, double audio_s, int fd) {
   auto fail = [&](const std::string& m) {
     send_line(fd, {{"error", m}});
     _exit(3);
@@ -106,10 +106,8 @@ void send_line(int fd, const json& j) {
   auto model = Model::load(model_path);
   if (!model.ok()) fail(model.error());
   const double load_ms = now_ms() - t0;
-  auto probe = load_audio_file(c.audio);
-  if (!probe.ok()) fail(probe.error());
   SessionLimits lim;
-  lim.max_audio_seconds = std::max(30.0, probe->seconds() + 1);
+  lim.max_audio_seconds = std::max(30.0, audio_s + 1);
   lim.max_new_tokens = c.max_new_tokens;
   auto session = Session::create(*model, lim);
   if (!session.ok()) fail(session.error());
@@ -148,7 +146,7 @@ void send_line(int fd, const json& j) {
   _exit(0);
 }
 
-Expected<json> run_qasr_child(const SpeedConfig& c, const std::string& model, int threads) {
+Expected<json> run_qasr_child(const SpeedConfig& c, const std::string& model, int threads, double audio_s) {
   int fds[2];
   if (pipe(fds) != 0) return Status::Error("cannot create a pipe");
   std::fflush(stdout);
@@ -157,7 +155,7 @@ Expected<json> run_qasr_child(const SpeedConfig& c, const std::string& model, in
   if (pid < 0) return Status::Error("cannot fork");
   if (pid == 0) {
     close(fds[0]);
-    qasr_child(c, model, threads, fds[1]);
+    qasr_child(c, model, threads, audio_s, fds[1]);
   }
   close(fds[1]);
   std::string out;
@@ -284,7 +282,7 @@ Expected<json> run_speed_bench(const SpeedConfig& c, const std::function<void(co
     for (size_t ti = 0; ti < c.threads.size(); ++ti) {
       const int t = c.threads[ti];
       if (progress) progress(fmt::format("{}: qasr, {} thread(s), {} runs + 1 warm-up", model_label(path), t, c.runs));
-      auto r = run_qasr_child(c, path, t);
+      auto r = run_qasr_child(c, path, t, audio_s);
       if (!r.ok()) return Status::Error(r.error());
       json j = std::move(r).value();
       add_ms_per_token(j["runs"]);
