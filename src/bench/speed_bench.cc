@@ -308,7 +308,7 @@ Expected<json> run_speed_bench(const SpeedConfig& c, const std::function<void(co
       auto r = run_chatllm_switch_bench(sc, c.chatllm_lib, {});
       if (!r.ok()) return Status::Error(r.error());
       json runs = json::array();
-      double hwm = 0, load = 0;
+      double hwm = 0;
       std::vector<double> loads;
       const json& its = (*r)["iterations"];
       for (size_t i = 0; i < its.size(); ++i) {
@@ -321,8 +321,7 @@ Expected<json> run_speed_bench(const SpeedConfig& c, const std::function<void(co
                         {"after_load_ms", m["total_ms"]}, {"generated_tokens", m["generated_tokens"]}});
       }
       add_ms_per_token(runs);
-      load = summarize(loads).median;
-      json e = {{"threads", c.threads[0]}, {"load_ms", load}, {"hwm_mb", hwm}, {"runs", runs},
+      json e = {{"threads", c.threads[0]}, {"load_ms", summarize(loads).median}, {"hwm_mb", hwm}, {"runs", runs},
                 {"note", "generated_tokens counts chatllm's printed chunks (one per token for these models)"}};
       e["summary"] = summarize_engine(runs, audio_s, work, peaks.empty() ? nullptr : &peaks[0]);
       mres["chatllm"] = e;
@@ -377,12 +376,12 @@ void print_speed_table(const json& r, std::FILE* out) {
                  e["load_ms"].get<double>(), e["hwm_mb"].get<double>());
       fmt::print(out, "    {:<26} {}\n", "audio decode (ms)", ms_cell(s, "audio_ms"));
       fmt::print(out, "    {:<26} {}\n", "mel (ms)", ms_cell(s, "mel_ms"));
-      fmt::print(out, "    {:<26} {}   {:.1f} GFLOP/s{}\n", "encoder (ms)", ms_cell(s, "encoder_ms"),
-                 s.value("encoder_gflop_s", 0.0),
-                 s.contains("encoder_of_peak") ? fmt::format(" = {:.0f}% of FMA peak", 100 * s["encoder_of_peak"].get<double>()) : "");
-      fmt::print(out, "    {:<26} {}   {:.1f} GFLOP/s{}\n", "prefill (ms)", ms_cell(s, "prefill_ms"),
-                 s.value("prefill_gflop_s", 0.0),
-                 s.contains("prefill_of_peak") ? fmt::format(" = {:.0f}% of FMA peak", 100 * s["prefill_of_peak"].get<double>()) : "");
+      for (const std::string stage : {"encoder", "prefill"}) {
+        const std::string peak = stage + "_of_peak";
+        fmt::print(out, "    {:<26} {}   {:.1f} GFLOP/s{}\n", stage + " (ms)", ms_cell(s, (stage + "_ms").c_str()),
+                   s.value(stage + "_gflop_s", 0.0),
+                   s.contains(peak) ? fmt::format(" = {:.0f}% of FMA peak", 100 * s[peak].get<double>()) : "");
+      }
       fmt::print(out, "    {:<26} {}\n", "first token (ms)", ms_cell(s, "first_token_ms"));
       if (s.contains("ms_per_token"))
         fmt::print(out, "    {:<26} {}   {:.1f} tokens/s, {:.1f} GB/s{}\n", "decode (ms/token)", ms_cell(s, "ms_per_token"),
