@@ -4,7 +4,6 @@
 //   build/qasr_kernels_bench --benchmark_filter=gemv
 // Single-threaded unless the name says /threads:N (the pool's threads).
 #include <benchmark/benchmark.h>
-#include <immintrin.h>
 
 #include <cmath>
 #include <cstring>
@@ -12,6 +11,7 @@
 #include <vector>
 
 #include "base/thread_pool.h"
+#include "bench/machine_peaks.h"
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
 #include "kernels/ops.h"
@@ -62,19 +62,10 @@ BENCHMARK(BM_Gemv)->ArgsProduct({{1024}, {3072}, {0, 1, 2}, {0, 1}})->ArgNames({
 BENCHMARK(BM_Gemv)->Args({151936, 1024, 1, 0})->ArgNames({"rows", "K", "isa", "q8"})->Unit(benchmark::kMillisecond);
 
 // Plain streaming read of the same bytes as the big GEMV (the bandwidth it could reach).
-__attribute__((target("avx2"))) void BM_Read(benchmark::State& st) {
+void BM_Read(benchmark::State& st) {
   const size_t n = static_cast<size_t>(st.range(0)) << 20;
   std::vector<char> buf(n, 1);
-  for (auto _ : st) {
-    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-    for (size_t i = 0; i + 128 <= n; i += 128) {
-      a0 = _mm256_add_epi64(a0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(buf.data() + i)));
-      a1 = _mm256_add_epi64(a1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(buf.data() + i + 32)));
-      a2 = _mm256_add_epi64(a2, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(buf.data() + i + 64)));
-      a3 = _mm256_add_epi64(a3, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(buf.data() + i + 96)));
-    }
-    benchmark::DoNotOptimize(_mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3)));
-  }
+  for (auto _ : st) benchmark::DoNotOptimize(sum_bytes(buf.data(), n));
   st.counters["GB/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_Read)->Arg(84)->ArgName("MiB")->Unit(benchmark::kMillisecond);

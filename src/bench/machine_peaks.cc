@@ -60,6 +60,11 @@ __attribute__((target("avx2,fma"))) float fma_chains(int64_t iters) {
 
 }  // namespace
 
+int64_t sum_bytes(const char* p, size_t n) {
+  static const bool avx2 = best_isa() != Isa::kScalar;
+  return avx2 ? sum_bytes_avx2(p, n) : sum_bytes_scalar(p, n);
+}
+
 MachinePeaks measure_machine_peaks(ThreadPool& pool) {
   MachinePeaks p;
   p.threads = pool.size();
@@ -81,7 +86,7 @@ MachinePeaks measure_machine_peaks(ThreadPool& pool) {
       pool.parallel_for(lines, 1024, [&](int64_t l0, int64_t l1, int t) {
         const char* q = b + l0 * 128;
         const size_t len = static_cast<size_t>(l1 - l0) * 128;
-        sink[static_cast<size_t>(t)] += avx2 ? sum_bytes_avx2(q, len) : sum_bytes_scalar(q, len);
+        sink[static_cast<size_t>(t)] += sum_bytes(q, len);
       });
       const double dt = seconds_since(t0);
       if (rep > 0) best = std::min(best, dt);  // pass 0 warms

@@ -6,6 +6,8 @@
 // Both use all threads of the pool at once, the way the engine runs.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "base/thread_pool.h"
@@ -20,5 +22,9 @@ struct MachinePeaks {
 };
 
 MachinePeaks measure_machine_peaks(ThreadPool& pool);
+
+// The read kernel behind read_gb_s: sums n bytes (a multiple of 128) as 64-bit lanes
+// with AVX2 loads (scalar loads without AVX2). Also used by the microbenchmarks.
+int64_t sum_bytes(const char* p, size_t n);
 
 }  // namespace qasr
