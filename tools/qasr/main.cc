@@ -104,6 +104,22 @@ int run_detokenize(const std::string& tok_path, const std::vector<std::string>& 
   return 0;
 }
 
+// A --language value (name or ISO code) → its canonical name in *out; empty stays
+// empty. On an unknown value prints the one-line error and returns false.
+bool canonical_language(const std::string& given, std::string* out) {
+  if (given.empty()) {
+    out->clear();
+    return true;
+  }
+  auto l = qasr::resolve_language(given);
+  if (!l) {
+    fail(fmt::format("unknown language '{}'; supported: {}", given, qasr::supported_languages_list()));
+    return false;
+  }
+  *out = *l;
+  return true;
+}
+
 struct TranscribeArgs {
   std::string model;
   std::vector<std::string> audio;
@@ -115,11 +131,7 @@ struct TranscribeArgs {
 
 int run_transcribe(const TranscribeArgs& a) {
   qasr::TranscribeOptions o;
-  if (!a.language.empty()) {
-    auto l = qasr::resolve_language(a.language);
-    if (!l) return fail(fmt::format("unknown language '{}'; supported: {}", a.language, qasr::supported_languages_list()));
-    o.language = *l;
-  }
+  if (!canonical_language(a.language, &o.language)) return 1;
   if (!a.dump_dir.empty() && a.audio.size() != 1) return fail("--dump-dir takes exactly one audio file");
   o.context = a.context;
   o.max_new_tokens = a.max_new_tokens;
@@ -345,11 +357,7 @@ int run_bench(qasr::SwitchConfig cfg, const std::string& json_out, const std::st
               const std::string& html_out, const std::string& engine, const std::string& chatllm_lib, char** argv) {
   if (int rc = maybe_reexec_with_allocator(cfg.allocator, argv)) return rc;
   if (cfg.threads <= 0) cfg.threads = env_threads();
-  if (!cfg.language.empty()) {
-    auto l = qasr::resolve_language(cfg.language);
-    if (!l) return fail(fmt::format("unknown language '{}'; supported: {}", cfg.language, qasr::supported_languages_list()));
-    cfg.language = *l;
-  }
+  if (!canonical_language(cfg.language, &cfg.language)) return 1;
   const bool tty = ::isatty(2);
   auto progress = [&](const std::string& line) {
     if (tty) std::fprintf(stderr, "\r\033[K%s", line.c_str());
@@ -400,11 +408,7 @@ int run_speed(qasr::SpeedConfig cfg, const std::string& threads, const std::stri
       cfg.threads.push_back(static_cast<int>(v));
     }
   }
-  if (!cfg.language.empty()) {
-    auto l = qasr::resolve_language(cfg.language);
-    if (!l) return fail(fmt::format("unknown language '{}'; supported: {}", cfg.language, qasr::supported_languages_list()));
-    cfg.language = *l;
-  }
+  if (!canonical_language(cfg.language, &cfg.language)) return 1;
   auto r = qasr::run_speed_bench(cfg, [](const std::string& m) { std::fprintf(stderr, "%s\n", m.c_str()); });
   if (!r.ok()) return fail(r.error());
   qasr::print_speed_table(*r, stdout);
