@@ -210,6 +210,41 @@ void BM_Gemm(benchmark::State& st) {
 }
 BENCHMARK(BM_Gemm)->ArgsProduct({{160}, {1024}, {1024}, {1, 2}})->ArgNames({"M", "N", "K", "threads"})->UseRealTime();
 
+// q4_0 weights, many activation rows: the integer GEMM (q8_0 activations, int8=1)
+// against the f32 GEMM on dequantized weights (int8=0), on the MLP shapes of the
+// 0.6B (3072 × 1024) and 1.7B (6144 × 2048 up, 2048 × 6144 down) for a 158-row prefill.
+void BM_GemmQ4(benchmark::State& st) {
+  const int64_t M = st.range(0), N = st.range(1), K = st.range(2);
+  const bool int8 = st.range(3) != 0;
+  ThreadPool pool(static_cast<int>(st.range(4)));
+  const auto w = random_vec(static_cast<size_t>(N * K), 17), x = random_vec(static_cast<size_t>(M * K), 18);
+  std::vector<BlockQ4_0> wq(N * K / kQK);
+  quantize_q4_0(w.data(), wq.data(), N * K);
+  std::vector<float> y(M * N);
+  const Mat W{DType::Q4_0, N, K, wq.data()};
+  for (auto _ : st) {
+    if (int8)
+      gemm::matmul_q4_0_avx2(pool, x.data(), M, W, nullptr, y.data());
+    else
+      gemm::matmul_avx2(pool, x.data(), M, W, nullptr, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate,
+                                              benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_GemmQ4)
+    ->ArgsProduct({{158}, {3072}, {1024}, {0, 1}, {1, 2}})
+    ->ArgNames({"M", "N", "K", "int8", "threads"})
+    ->UseRealTime();
+BENCHMARK(BM_GemmQ4)
+    ->ArgsProduct({{158}, {6144}, {2048}, {0, 1}, {2}})
+    ->ArgNames({"M", "N", "K", "int8", "threads"})
+    ->UseRealTime();
+BENCHMARK(BM_GemmQ4)
+    ->ArgsProduct({{158}, {2048}, {6144}, {0, 1}, {2}})
+    ->ArgNames({"M", "N", "K", "int8", "threads"})
+    ->UseRealTime();
+
 }  // namespace
 }  // namespace qasr
 

@@ -3,6 +3,11 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
+
+#include "kernels/dispatch.h"
+#include "kernels/half.h"
+#include "kernels/quant.h"
 
 namespace qasr::gemm {
 namespace {
@@ -53,6 +58,137 @@ QASR_T void kernel_16x6(const float* a, const float* w0, const float* w1, const 
   _mm256_storeu_ps(c + 80, c50), _mm256_storeu_ps(c + 88, c51);
 }
 
+// ---- q4_0 × q8_0 integer GEMM ------------------------------------------------------
+
+constexpr int64_t kIR = 6;      // activation rows per group (broadcast operand)
+constexpr int64_t kIW = 8;      // weight rows per tile (one 8 × int32 vector)
+constexpr int64_t kITiles = 4;  // weight tiles repacked at a time per thread (32 rows)
+
+// One block (32 k-values) of a group of 6 activation rows; rows past M are zero.
+struct ActBlock {
+  int8_t q[kIR][kQK];
+  float d[kIR];      // d_x as f32 (from the block's f16)
+  int32_t s8[kIR];   // 8 · Σ q_x, the correction for the nibbles' offset of 8
+};
+// One block of a tile of 8 weight rows: nibbles as bytes 0..15, 4 k-values per row per
+// step, so step s is one 32-byte vector [row0 k4s..4s+3 | row1 ... | row7 ...].
+struct WTileBlock {
+  uint8_t q[kQK / 4][kIW][4];
+  float d[kIW];  // d_w as f32; 0 for rows past N
+};
+
+// Quantizes activation rows 6g .. 6g+5 (bit-identical to quantize_q8_0) into dst[nb].
+void pack_act_group(const float* x, int64_t M, int64_t K, int64_t g, BlockQ8_0* tmp, ActBlock* dst) {
+  const int64_t nb = K / kQK;
+  const QuantKernels& qk = quant_kernels();
+  for (int64_t i = 0; i < kIR; ++i) {
+    const int64_t m = g * kIR + i;
+    if (m >= M) {
+      for (int64_t b = 0; b < nb; ++b) {
+        std::memset(dst[b].q[i], 0, kQK);
+        dst[b].d[i] = 0.0f;
+        dst[b].s8[i] = 0;
+      }
+      continue;
+    }
+    qk.quantize_q8_0(x + m * K, tmp, K);
+    for (int64_t b = 0; b < nb; ++b) {
+      std::memcpy(dst[b].q[i], tmp[b].qs, kQK);
+      dst[b].d[i] = f16_to_f32(tmp[b].d);
+      int32_t sum = 0;
+      for (int j = 0; j < kQK; ++j) sum += tmp[b].qs[j];
+      dst[b].s8[i] = 8 * sum;
+    }
+  }
+}
+
+#define QASR_TI __attribute__((target("avx2,fma,f16c")))
+
+// Repacks `nr` ≤ 8 consecutive q4_0 weight rows of nb blocks (w = first row) into dst[nb].
+QASR_TI void pack_w_tile(const BlockQ4_0* w, int64_t nb, int64_t nr, WTileBlock* dst) {
+  const __m128i m4 = _mm_set1_epi8(0x0F);
+  for (int64_t b = 0; b < nb; ++b) {
+    __m256i v[kIW];
+    for (int64_t r = 0; r < kIW; ++r) {
+      if (r < nr) {
+        const BlockQ4_0& blk = w[r * nb + b];
+        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.qs));
+        // k = 0..15 are the low nibbles, k = 16..31 the high ones.
+        v[r] = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m4), _mm_and_si128(q, m4));
+        dst[b].d[r] = _cvtsh_ss(blk.d);
+      } else {
+        v[r] = _mm256_setzero_si256();
+        dst[b].d[r] = 0.0f;
+      }
+    }
+    // 8 × 8 transpose of 4-byte groups: v[r] holds steps 0..7 of row r; out[s] rows 0..7 of step s.
+    const __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]),
+                  t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]),
+                  t4 = _mm256_unpacklo_epi32(v[4], v[5]), t5 = _mm256_unpackhi_epi32(v[4], v[5]),
+                  t6 = _mm256_unpacklo_epi32(v[6], v[7]), t7 = _mm256_unpackhi_epi32(v[6], v[7]);
+    const __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2),
+                  u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3),
+                  u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6),
+                  u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
+    __m256i* o = reinterpret_cast<__m256i*>(dst[b].q);
+    _mm256_storeu_si256(o + 0, _mm256_permute2x128_si256(u0, u4, 0x20));
+    _mm256_storeu_si256(o + 1, _mm256_permute2x128_si256(u1, u5, 0x20));
+    _mm256_storeu_si256(o + 2, _mm256_permute2x128_si256(u2, u6, 0x20));
+    _mm256_storeu_si256(o + 3, _mm256_permute2x128_si256(u3, u7, 0x20));
+    _mm256_storeu_si256(o + 4, _mm256_permute2x128_si256(u0, u4, 0x31));
+    _mm256_storeu_si256(o + 5, _mm256_permute2x128_si256(u1, u5, 0x31));
+    _mm256_storeu_si256(o + 6, _mm256_permute2x128_si256(u2, u6, 0x31));
+    _mm256_storeu_si256(o + 7, _mm256_permute2x128_si256(u3, u7, 0x31));
+  }
+}
+
+// c[i][r] = Σ_b d_w[r]·d_x[i] · Σ_k (q_w − 8)·q_x for 8 weight rows r and 6 activation rows i.
+// The 16-bit sums use the saturating add: it never saturates here (bound above), and
+// unlike the plain add the compiler does not reassociate it into a tree that spills.
+// Scaling is a multiply then an add (not an FMA), the reference's rounding.
+__attribute__((target("avx2,fma,f16c"), optimize("fp-contract=off")))
+void kernel_q_8x6(const WTileBlock* w, const ActBlock* a, int64_t nb, float* c) {
+  __m256 f0 = _mm256_setzero_ps(), f1 = f0, f2 = f0, f3 = f0, f4 = f0, f5 = f0;
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m256i* wq = reinterpret_cast<const __m256i*>(w[b].q);
+    const int8_t* aq = a[b].q[0];
+#define QASR_BC(i, s) _mm256_set1_epi32(*reinterpret_cast<const int32_t*>(aq + (i) * kQK + (s) * 4))
+    __m256i wv = _mm256_loadu_si256(wq);
+    __m256i s0 = _mm256_maddubs_epi16(wv, QASR_BC(0, 0)), s1 = _mm256_maddubs_epi16(wv, QASR_BC(1, 0)),
+            s2 = _mm256_maddubs_epi16(wv, QASR_BC(2, 0)), s3 = _mm256_maddubs_epi16(wv, QASR_BC(3, 0)),
+            s4 = _mm256_maddubs_epi16(wv, QASR_BC(4, 0)), s5 = _mm256_maddubs_epi16(wv, QASR_BC(5, 0));
+#pragma GCC unroll 8
+    for (int s = 1; s < kQK / 4; ++s) {
+      wv = _mm256_loadu_si256(wq + s);
+      s0 = _mm256_adds_epi16(s0, _mm256_maddubs_epi16(wv, QASR_BC(0, s)));
+      s1 = _mm256_adds_epi16(s1, _mm256_maddubs_epi16(wv, QASR_BC(1, s)));
+      s2 = _mm256_adds_epi16(s2, _mm256_maddubs_epi16(wv, QASR_BC(2, s)));
+      s3 = _mm256_adds_epi16(s3, _mm256_maddubs_epi16(wv, QASR_BC(3, s)));
+      s4 = _mm256_adds_epi16(s4, _mm256_maddubs_epi16(wv, QASR_BC(4, s)));
+      s5 = _mm256_adds_epi16(s5, _mm256_maddubs_epi16(wv, QASR_BC(5, s)));
+    }
+#undef QASR_BC
+    const __m256 dw = _mm256_loadu_ps(w[b].d);
+    const float* dx = a[b].d;
+    const int32_t* s8 = a[b].s8;
+#define QASR_FIN(i)                                                                                  \
+  f##i = _mm256_add_ps(f##i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(                     \
+                                               _mm256_madd_epi16(s##i, ones), _mm256_set1_epi32(s8[i]))), \
+                                           _mm256_mul_ps(dw, _mm256_set1_ps(dx[i]))))
+    QASR_FIN(0);
+    QASR_FIN(1);
+    QASR_FIN(2);
+    QASR_FIN(3);
+    QASR_FIN(4);
+    QASR_FIN(5);
+#undef QASR_FIN
+  }
+  _mm256_storeu_ps(c + 0, f0), _mm256_storeu_ps(c + 8, f1), _mm256_storeu_ps(c + 16, f2);
+  _mm256_storeu_ps(c + 24, f3), _mm256_storeu_ps(c + 32, f4), _mm256_storeu_ps(c + 40, f5);
+}
+
+#undef QASR_TI
 #undef QASR_T
 
 }  // namespace
@@ -91,6 +227,42 @@ void matmul_avx2(ThreadPool& pool, const float* x, int64_t M, const Mat& W, cons
           for (int64_t i = 0; i < mr; ++i) {
             float* yr = y + (m0 + i) * N + s0 + g;
             for (int64_t j = 0; j < nr; ++j) yr[j] = c[j * kMR + i] + (bias ? bias[s0 + g + j] : 0.0f);
+          }
+        }
+      }
+    }
+  });
+}
+
+void matmul_q4_0_avx2(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y) {
+  const int64_t N = W.rows, K = W.cols, nb = K / kQK, groups = (M + kIR - 1) / kIR, tiles = (N + kIW - 1) / kIW;
+  const auto* wq = static_cast<const BlockQ4_0*>(W.data);
+  // Quantized, packed activations: slot 1 of thread 0, read by every thread.
+  auto* ap = static_cast<ActBlock*>(pool.scratch(0, 1, static_cast<size_t>(groups * nb) * sizeof(ActBlock)));
+  pool.parallel_for(groups, 1, [&](int64_t g0, int64_t g1, int t) {
+    auto* tmp = static_cast<BlockQ8_0*>(pool.scratch(t, 0, static_cast<size_t>(nb) * sizeof(BlockQ8_0)));
+    for (int64_t g = g0; g < g1; ++g) pack_act_group(x, M, K, g, tmp, ap + g * nb);
+  });
+  pool.parallel_for(tiles, 1, [&](int64_t t0, int64_t t1, int t) {
+    auto* wb = static_cast<WTileBlock*>(pool.scratch(t, 0, static_cast<size_t>(kITiles * nb) * sizeof(WTileBlock)));
+    alignas(32) float c[kIR * kIW];
+    for (int64_t s0 = t0; s0 < t1; s0 += kITiles) {
+      const int64_t ns = std::min(kITiles, t1 - s0);
+      for (int64_t i = 0; i < ns; ++i) {
+        const int64_t n0 = (s0 + i) * kIW;
+        pack_w_tile(wq + n0 * nb, nb, std::min(kIW, N - n0), wb + i * nb);
+      }
+      for (int64_t g = 0; g < groups; ++g) {
+        const int64_t mr = std::min(kIR, M - g * kIR);
+        for (int64_t i = 0; i < ns; ++i) {
+          const int64_t n0 = (s0 + i) * kIW, nr = std::min(kIW, N - n0);
+          kernel_q_8x6(wb + i * nb, ap + g * nb, nb, c);
+          for (int64_t r = 0; r < mr; ++r) {
+            float* yr = y + (g * kIR + r) * N + n0;
+            if (bias)
+              for (int64_t j = 0; j < nr; ++j) yr[j] = c[r * kIW + j] + bias[n0 + j];
+            else
+              std::memcpy(yr, c + r * kIW, static_cast<size_t>(nr) * sizeof(float));
           }
         }
       }

@@ -185,6 +185,12 @@ void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const flo
   static const bool use_blas = std::getenv("QASR_NO_BLAS") == nullptr;  // QASR_NO_BLAS=1: reference path (A/B)
   // QASR_GEMM=blas: OpenBLAS sgemm per weight block (the previous path, for A/B runs).
   static const bool own_gemm = best_isa() != Isa::kScalar && !(std::getenv("QASR_GEMM") && std::string(std::getenv("QASR_GEMM")) == "blas");
+  // QASR_GEMM=f32: q4_0 weights through the f32 GEMM too (dequantized, f32 activations; A/B runs).
+  static const bool int8_gemm = !(std::getenv("QASR_GEMM") && std::string(std::getenv("QASR_GEMM")) == "f32");
+  if (M >= kGemmMinRows && use_blas && own_gemm && int8_gemm && W.dtype == DType::Q4_0 && K % kQK == 0) {
+    gemm::matmul_q4_0_avx2(pool, x, M, W, bias, y);
+    return;
+  }
   if (M >= kGemmMinRows && use_blas && own_gemm) {
     gemm::matmul_avx2(pool, x, M, W, bias, y);
     return;
