@@ -15,6 +15,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
 #include "kernels/ops.h"
+#include "kernels/half.h"
 #include "kernels/quant.h"
 #include "kernels/vmath.h"
 
@@ -244,6 +245,25 @@ BENCHMARK(BM_GemmQ4)
     ->ArgsProduct({{158}, {2048}, {6144}, {0, 1}, {2}})
     ->ArgNames({"M", "N", "K", "int8", "threads"})
     ->UseRealTime();
+
+// The conv stem's second 3 × 3 convolution as im2col GEMM (one 100-frame chunk: 32 × 25
+// output positions, K = 480 · 9), f16 weights as stored in the chatllm files.
+void BM_GemmConvF16(benchmark::State& st) {
+  const int64_t M = 800, N = 480, K = 4320;
+  ThreadPool pool(static_cast<int>(st.range(0)));
+  const auto w = random_vec(static_cast<size_t>(N * K), 19), x = random_vec(static_cast<size_t>(M * K), 20);
+  std::vector<uint16_t> w16(w.size());
+  for (size_t i = 0; i < w.size(); ++i) w16[i] = f32_to_f16(w[i]);
+  std::vector<float> y(M * N);
+  const Mat W{DType::F16, N, K, w16.data()};
+  for (auto _ : st) {
+    gemm::matmul_avx2(pool, x.data(), M, W, nullptr, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate,
+                                              benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_GemmConvF16)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace qasr

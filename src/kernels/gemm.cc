@@ -16,17 +16,44 @@ constexpr int64_t kMR = 16;  // activation rows per panel (two 8-wide vectors)
 constexpr int64_t kNR = 6;   // weight rows per tile (broadcast)
 constexpr int64_t kNS = 48;  // weight rows converted to f32 at a time per thread
 
+constexpr int64_t kKC = 512;  // k per pass: a panel slice (32 KiB) stays in L1, 48 converted rows (96 KiB) in L2
+
 #define QASR_T __attribute__((target("avx2,fma")))
 
 // Panel p of the activations, k-major: dst[k][i] = x[16p + i][k], zero past M.
-void pack_panel(const float* x, int64_t M, int64_t K, int64_t p, float* dst) {
+// Full panels go 8 rows × 8 k at a time through an 8 × 8 register transpose.
+QASR_T void pack_panel(const float* x, int64_t M, int64_t K, int64_t p, float* dst) {
   const int64_t m0 = p * kMR, rows = std::min(kMR, M - m0);
-  for (int64_t i = 0; i < rows; ++i) {
-    const float* xr = x + (m0 + i) * K;
-    for (int64_t k = 0; k < K; ++k) dst[k * kMR + i] = xr[k];
+  int64_t k0 = 0;
+  if (rows == kMR) {
+    for (; k0 + 8 <= K; k0 += 8)
+      for (int64_t h = 0; h < kMR; h += 8) {
+        const float* xr = x + (m0 + h) * K + k0;
+        const __m256 r0 = _mm256_loadu_ps(xr), r1 = _mm256_loadu_ps(xr + K), r2 = _mm256_loadu_ps(xr + 2 * K),
+                     r3 = _mm256_loadu_ps(xr + 3 * K), r4 = _mm256_loadu_ps(xr + 4 * K), r5 = _mm256_loadu_ps(xr + 5 * K),
+                     r6 = _mm256_loadu_ps(xr + 6 * K), r7 = _mm256_loadu_ps(xr + 7 * K);
+        const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+                     t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+                     t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+        const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+                     u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+                     u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+                     u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+        float* d = dst + k0 * kMR + h;
+        _mm256_storeu_ps(d + 0 * kMR, _mm256_permute2f128_ps(u0, u4, 0x20));
+        _mm256_storeu_ps(d + 1 * kMR, _mm256_permute2f128_ps(u1, u5, 0x20));
+        _mm256_storeu_ps(d + 2 * kMR, _mm256_permute2f128_ps(u2, u6, 0x20));
+        _mm256_storeu_ps(d + 3 * kMR, _mm256_permute2f128_ps(u3, u7, 0x20));
+        _mm256_storeu_ps(d + 4 * kMR, _mm256_permute2f128_ps(u0, u4, 0x31));
+        _mm256_storeu_ps(d + 5 * kMR, _mm256_permute2f128_ps(u1, u5, 0x31));
+        _mm256_storeu_ps(d + 6 * kMR, _mm256_permute2f128_ps(u2, u6, 0x31));
+        _mm256_storeu_ps(d + 7 * kMR, _mm256_permute2f128_ps(u3, u7, 0x31));
+      }
   }
-  for (int64_t i = rows; i < kMR; ++i)
-    for (int64_t k = 0; k < K; ++k) dst[k * kMR + i] = 0.0f;
+  for (int64_t i = 0; i < kMR; ++i) {
+    const float* xr = x + (m0 + i) * K;
+    for (int64_t k = k0; k < K; ++k) dst[k * kMR + i] = i < rows ? xr[k] : 0.0f;
+  }
 }
 
 // c[j][i] = Σ_k a[k][i] · w_j[k] for i < 16, j < 6.
@@ -202,31 +229,42 @@ void matmul_avx2(ThreadPool& pool, const float* x, int64_t M, const Mat& W, cons
   });
   const bool f32 = W.dtype == DType::F32;
   pool.parallel_for(N, kNR, [&](int64_t n0, int64_t n1, int t) {
-    // kNS converted rows (+ one zero row for tile tails) in the thread's scratch.
-    float* wb = static_cast<float*>(pool.scratch(t, 0, static_cast<size_t>((kNS + 1) * K) * sizeof(float)));
-    float* zero = wb + kNS * K;
-    std::fill(zero, zero + K, 0.0f);
+    // kNS rows × kKC converted weights (+ one zero row for tile tails) in the thread's scratch.
+    float* wb = static_cast<float*>(pool.scratch(t, 0, static_cast<size_t>((kNS + 1) * kKC) * sizeof(float)));
+    float* zero = wb + kNS * kKC;
+    std::fill(zero, zero + kKC, 0.0f);
     alignas(32) float c[kMR * kNR];
     for (int64_t s0 = n0; s0 < n1; s0 += kNS) {
       const int64_t ns = std::min(kNS, n1 - s0);
-      const float* rows;
-      if (f32) {
-        rows = static_cast<const float*>(W.data) + s0 * K;
-      } else {
-        to_f32(W.dtype, W.data, static_cast<size_t>(s0 * K), static_cast<size_t>(ns * K), wb);
-        rows = wb;
-      }
-      for (int64_t p = 0; p < panels; ++p) {
-        const float* a = ap + p * kMR * K;
-        const int64_t m0 = p * kMR, mr = std::min(kMR, M - m0);
-        for (int64_t g = 0; g < ns; g += kNR) {
-          const int64_t nr = std::min(kNR, ns - g);
-          const float* w[kNR];
-          for (int64_t j = 0; j < kNR; ++j) w[j] = j < nr ? rows + (g + j) * K : zero;
-          kernel_16x6(a, w[0], w[1], w[2], w[3], w[4], w[5], K, c);
-          for (int64_t i = 0; i < mr; ++i) {
-            float* yr = y + (m0 + i) * N + s0 + g;
-            for (int64_t j = 0; j < nr; ++j) yr[j] = c[j * kMR + i] + (bias ? bias[s0 + g + j] : 0.0f);
+      // K in passes of kKC: the first pass writes y (+ bias), later ones add to it.
+      for (int64_t k0 = 0; k0 < K; k0 += kKC) {
+        const int64_t kc = std::min(kKC, K - k0);
+        const float* rows;
+        int64_t stride;
+        if (f32) {
+          rows = static_cast<const float*>(W.data) + s0 * K + k0;
+          stride = K;
+        } else {
+          for (int64_t j = 0; j < ns; ++j)
+            to_f32(W.dtype, W.data, static_cast<size_t>((s0 + j) * K + k0), static_cast<size_t>(kc), wb + j * kc);
+          rows = wb;
+          stride = kc;
+        }
+        for (int64_t p = 0; p < panels; ++p) {
+          const float* a = ap + p * kMR * K + k0 * kMR;
+          const int64_t m0 = p * kMR, mr = std::min(kMR, M - m0);
+          for (int64_t g = 0; g < ns; g += kNR) {
+            const int64_t nr = std::min(kNR, ns - g);
+            const float* w[kNR];
+            for (int64_t j = 0; j < kNR; ++j) w[j] = j < nr ? rows + (g + j) * stride : zero;
+            kernel_16x6(a, w[0], w[1], w[2], w[3], w[4], w[5], kc, c);
+            for (int64_t i = 0; i < mr; ++i) {
+              float* yr = y + (m0 + i) * N + s0 + g;
+              if (k0 > 0)
+                for (int64_t j = 0; j < nr; ++j) yr[j] += c[j * kMR + i];
+              else
+                for (int64_t j = 0; j < nr; ++j) yr[j] = c[j * kMR + i] + (bias ? bias[s0 + g + j] : 0.0f);
+            }
           }
         }
       }

@@ -3,12 +3,16 @@
 //   y[M][N] = x[M][K] · W[N][K]ᵀ (+ bias[N]),  W in any stored dtype.
 //
 // Shape of the work: activations are packed once per call into panels of 16 rows,
-// k-major ([K][16]), shared read-only by all threads. Each thread takes a range of
-// weight rows and converts 48 of them at a time to f32 (dequantizing q4_0/q8_0, or
-// f16/bf16), row-major, into its scratch. The micro-kernel computes a 16 × 6 tile:
-// two 8-wide activation vectors per k against six broadcast weights, 12 accumulators,
-// 12 FMAs per 2 vector loads + 6 broadcasts. Weight rows are used as stored (no
-// transposition); only the small activation matrix is rearranged.
+// k-major ([K][16], an 8 × 8 register transpose per 8 rows × 8 k), shared read-only by
+// all threads. Each thread takes a range of weight rows, 48 at a time, and walks K in
+// passes of 512: it converts the 48 rows' slice to f32 (dequantizing q4_0/q8_0, or
+// f16/bf16) into its scratch (96 KiB, L2) and runs every panel's slice (32 KiB, L1)
+// against it; the first pass writes y (+ bias), later ones add. The micro-kernel
+// computes a 16 × 6 tile: two 8-wide activation vectors per k against six broadcast
+// weights, 12 accumulators, 12 FMAs per 2 vector loads + 6 broadcasts. Weight rows are
+// used as stored (no transposition); only the small activation matrix is rearranged.
+// (Without the K passes, the conv stem's K = 4320 put 830 KiB of converted rows and
+// 276 KiB panels past L2.)
 // The reference is the row-dot path of ops::matmul (QASR_NO_BLAS=1 or the scalar ISA).
 #pragma once
 

@@ -170,14 +170,15 @@ namespace qasr {
 namespace {
 
 // The packed GEMM against plain dot products in double, on shapes that leave tails
-// in both tile directions (M not a multiple of 16, N not a multiple of 6 or 48),
+// in both tile directions (M not a multiple of 16, N not a multiple of 6 or 48) and
+// in K (1056 = two full 512-passes and a 32-wide one),
 // for f32, f16 and q4_0 weights, with and without bias, on 1 and 2 threads.
 TEST(Gemm, MatchesDotReferenceOnOddShapes) {
   if (!have_avx2()) GTEST_FAIL() << "no AVX2";
   for (int threads : {1, 2}) {
     ThreadPool pool(threads);
     struct Shape { int64_t M, N, K; };
-    for (const Shape& sh : {Shape{8, 5, 32}, Shape{17, 7, 64}, Shape{33, 50, 96}, Shape{40, 97, 160}}) {
+    for (const Shape& sh : {Shape{8, 5, 32}, Shape{17, 7, 64}, Shape{33, 50, 96}, Shape{40, 97, 160}, Shape{21, 13, 1056}}) {
       const auto x = randv(sh.M * sh.K, 31, 1.0f), wf = randv(sh.N * sh.K, 32, 0.5f), bias = randv(sh.N, 33, 1.0f);
       std::vector<uint16_t> w16(wf.size());
       for (size_t i = 0; i < wf.size(); ++i) w16[i] = f32_to_f16(wf[i]);
