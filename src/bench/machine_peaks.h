@@ -2,7 +2,10 @@
 // so speed figures can be shown against it:
 //   read bandwidth: each pool thread sums its own contiguous part of a 256 MiB buffer
 //     (AVX2 loads, 4 independent accumulators), best of 5 passes after one warm pass;
-//   f32 FMA peak: each pool thread runs 12 independent 8-wide FMA chains, best of 3.
+//   f32 FMA peak: each pool thread runs 12 independent 8-wide FMA chains, best of 3;
+//   int8 peak: the integer GEMM's instruction pair (maddubs: 32 u8 × s8 multiply-adds,
+//     then a 16-bit add) in 12 independent chains per thread, best of 3; an int8
+//     multiply-add counts as 2 ops, as an FMA lane counts as 2 FLOP.
 // Both use all threads of the pool at once, the way the engine runs.
 #pragma once
 
@@ -18,6 +21,7 @@ struct MachinePeaks {
   int threads = 1;
   double read_gb_s = 0;     // GB/s (1e9 bytes), all threads
   double fma_gflop_s = 0;   // GFLOP/s f32 (FMA = 2 FLOP), all threads; 0 without AVX2
+  double int8_gop_s = 0;    // G int8 ops/s (multiply-add = 2), all threads; 0 without AVX2
   std::string method;       // one line, for the JSON and the table
 };
 

@@ -40,6 +40,9 @@ int64_t mat_bytes(const Mat& m) { return static_cast<int64_t>(row_bytes(m.dtype,
 struct Work {
   double encoder_flop = 0;     // conv stem + conv_out + layers (incl. windowed attention) + projections
   double prefill_flop = 0;     // all decoder layers over the prompt (causal attention) + one lm_head row
+  // The parts of the two above done by the integer GEMM (q4_0 weights × q8_0 activations);
+  // the rest (f16/f32 weights such as the conv stem's, attention) is f32 FMA work.
+  double encoder_int8_flop = 0, prefill_int8_flop = 0;
   int64_t decode_bytes = 0;    // weight bytes read per generated token (decoder matrices + lm_head)
   int64_t prompt_tokens = 0, audio_tokens = 0;
 };
@@ -51,14 +54,21 @@ Work count_work(const Model& m, int64_t mel_frames, int64_t prompt_tokens) {
   w.prompt_tokens = prompt_tokens;
   const int64_t chunk = a.chunk_frames(), n_chunks = (mel_frames + chunk - 1) / chunk;
   const int64_t L = std::min(mel_frames, chunk);
-  const int64_t C = a.conv_channels, d = a.d_model;
+  const int64_t d = a.d_model;
   int64_t H = a.num_mel_bins, W = L;
-  const int64_t cin[3] = {1, C, C};
+  const EncoderWeights& ew = m.encoder();
+  // FLOPs of a matmul with M activation rows, also counted as integer work when it takes that path.
+  auto mm = [](double* total, double* int8, double M, const Mat& x) {
+    const double f = 2.0 * M * static_cast<double>(x.rows) * static_cast<double>(x.cols);
+    *total += f;
+    if (M >= 8 && ops::uses_int8_gemm(x.dtype)) *int8 += f;
+  };
+  const Mat* convs[3] = {&ew.conv1, &ew.conv2, &ew.conv3};
   for (int i = 0; i < 3; ++i) {
     H = (H + 1) / 2, W = (W + 1) / 2;
-    w.encoder_flop += 2.0 * n_chunks * H * W * C * cin[i] * 9;
+    for (int64_t c = 0; c < n_chunks; ++c) mm(&w.encoder_flop, &w.encoder_int8_flop, static_cast<double>(H * W), *convs[i]);
   }
-  w.encoder_flop += 2.0 * n_chunks * W * d * (C * H);  // conv_out
+  for (int64_t c = 0; c < n_chunks; ++c) mm(&w.encoder_flop, &w.encoder_int8_flop, static_cast<double>(W), ew.conv_out);
   const int64_t N = audio_token_count(a, mel_frames);
   w.audio_tokens = N;
   const int64_t win = ((((L + 1) / 2 + 1) / 2 + 1) / 2) * (a.n_window_infer / chunk);
@@ -67,20 +77,24 @@ Work count_work(const Model& m, int64_t mel_frames, int64_t prompt_tokens) {
     const double n = static_cast<double>(std::min(N, s0 + win) - s0);
     attn += 4.0 * n * n * d;  // q·kᵀ and p·v
   }
-  w.encoder_flop += static_cast<double>(a.layers) * (2.0 * N * (4.0 * d * d + 2.0 * d * a.ffn) + attn);
-  w.encoder_flop += 2.0 * N * (static_cast<double>(d) * d + static_cast<double>(d) * a.output_dim);
+  const double Nd = static_cast<double>(N);
+  for (const EncoderLayerWeights& l : ew.layers) {
+    for (const Mat* x : {&l.q, &l.k, &l.v, &l.o, &l.fc1, &l.fc2}) mm(&w.encoder_flop, &w.encoder_int8_flop, Nd, *x);
+    w.encoder_flop += attn;
+  }
+  mm(&w.encoder_flop, &w.encoder_int8_flop, Nd, ew.proj1);
+  mm(&w.encoder_flop, &w.encoder_int8_flop, Nd, ew.proj2);
   const DecoderWeights& dw = m.decoder();
-  double per_token_params = 0;
+  const double P = static_cast<double>(prompt_tokens);
   for (const DecoderLayerWeights& l : dw.layers) {
     for (const Mat* x : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down}) {
-      per_token_params += static_cast<double>(x->rows) * x->cols;
+      mm(&w.prefill_flop, &w.prefill_int8_flop, P, *x);
       w.decode_bytes += mat_bytes(*x);
     }
   }
+  w.prefill_flop += static_cast<double>(t.layers) * 4.0 * (P * (P + 1) / 2) * t.heads * t.head_dim;
+  mm(&w.prefill_flop, &w.prefill_int8_flop, 1.0, dw.lm_head);  // one row: the GEMV, not the GEMM
   w.decode_bytes += mat_bytes(dw.lm_head);
-  const double P = static_cast<double>(prompt_tokens);
-  w.prefill_flop = 2.0 * P * per_token_params + static_cast<double>(t.layers) * 4.0 * (P * (P + 1) / 2) * t.heads * t.head_dim +
-                   2.0 * static_cast<double>(dw.lm_head.rows) * dw.lm_head.cols;
   return w;
 }
 
@@ -141,6 +155,8 @@ void send_line(int fd, const json& j) {
                  {"hwm_mb", static_cast<double>(mem.hwm) / (1 << 20)},
                  {"random_weights", (*model)->source().synthetic},
                  {"work", {{"encoder_gflop", work.encoder_flop / 1e9}, {"prefill_gflop", work.prefill_flop / 1e9},
+                           {"encoder_int8_gflop", work.encoder_int8_flop / 1e9},
+                           {"prefill_int8_gflop", work.prefill_int8_flop / 1e9},
                            {"decode_mb_per_token", static_cast<double>(work.decode_bytes) / 1e6},
                            {"prompt_tokens", work.prompt_tokens}, {"audio_tokens", work.audio_tokens}}}});
   _exit(0);
@@ -205,9 +221,13 @@ json summarize_engine(const json& runs, double audio_s, const json& work, const 
     for (const auto& [stage, key] : {std::pair{"encoder", "encoder_gflop"}, std::pair{"prefill", "prefill_gflop"}}) {
       const std::string ms = std::string(stage) + "_ms";
       if (!s.contains(ms)) continue;
-      const double gf = work[key].get<double>() / (s[ms]["median"].get<double>() / 1000.0);
-      s[std::string(stage) + "_gflop_s"] = gf;
-      if (peaks && peaks->fma_gflop_s > 0) s[std::string(stage) + "_of_peak"] = gf / peaks->fma_gflop_s;
+      const double sec = s[ms]["median"].get<double>() / 1000.0, total = work[key].get<double>();
+      const double int8 = work.value(std::string(stage) + "_int8_gflop", 0.0);
+      s[std::string(stage) + "_gflop_s"] = total / sec;
+      // Of peak: the time the measured peaks would need (f32 work at the FMA peak, integer
+      // work at the int8 peak) over the time taken.
+      if (peaks && peaks->fma_gflop_s > 0 && peaks->int8_gop_s > 0)
+        s[std::string(stage) + "_of_peak"] = ((total - int8) / peaks->fma_gflop_s + int8 / peaks->int8_gop_s) / sec;
     }
   }
   return s;
@@ -267,11 +287,11 @@ Expected<json> run_speed_bench(const SpeedConfig& c, const std::function<void(co
       ThreadPool pool(t);  // gone before any fork below
       peaks.push_back(measure_machine_peaks(pool));
       const MachinePeaks& p = peaks.back();
-      res["machine_peaks"].push_back({{"threads", t}, {"read_gb_s", p.read_gb_s}, {"fma_gflop_s", p.fma_gflop_s},
+      res["machine_peaks"].push_back({{"threads", t}, {"read_gb_s", p.read_gb_s}, {"fma_gflop_s", p.fma_gflop_s}, {"int8_gop_s", p.int8_gop_s},
                                       {"method", p.method}});
       if (progress)
-        progress(fmt::format("machine, {} thread(s): read {:.1f} GB/s, f32 FMA peak {:.0f} GFLOP/s", t, p.read_gb_s,
-                             p.fma_gflop_s));
+        progress(fmt::format("machine, {} thread(s): read {:.1f} GB/s, f32 FMA peak {:.0f} GFLOP/s, int8 peak {:.0f} GOP/s",
+                             t, p.read_gb_s, p.fma_gflop_s, p.int8_gop_s));
     }
   }
   res["models"] = json::array();
@@ -360,15 +380,17 @@ void print_speed_table(const json& r, std::FILE* out) {
              mach.value("kernel_isa", "?"));
   if (r.contains("machine_peaks"))
     for (const json& p : r["machine_peaks"])
-      fmt::print(out, "  measured with {} thread(s): read bandwidth {:.1f} GB/s, f32 FMA peak {:.0f} GFLOP/s\n",
-                 p["threads"].get<int>(), p["read_gb_s"].get<double>(), p["fma_gflop_s"].get<double>());
+      fmt::print(out, "  measured with {} thread(s): read bandwidth {:.1f} GB/s, f32 FMA peak {:.0f} GFLOP/s, int8 peak {:.0f} GOP/s\n",
+                 p["threads"].get<int>(), p["read_gb_s"].get<double>(), p["fma_gflop_s"].get<double>(),
+                 p.value("int8_gop_s", 0.0));
   for (const json& m : r["models"]) {
     const json& w = m["work"];
-    fmt::print(out, "\n{}{}: prompt {} tokens ({} audio), encoder {:.1f} GFLOP, prefill {:.1f} GFLOP, "
-               "{:.0f} MB of weights per token\n",
+    fmt::print(out, "\n{}{}: prompt {} tokens ({} audio), encoder {:.1f} GFLOP ({:.1f} of it int8), prefill {:.1f} GFLOP "
+               "({:.1f} int8), {:.0f} MB of weights per token\n",
                m["name"].get<std::string>(), m.value("random_weights", false) ? " (random weights: text is meaningless)" : "",
                w["prompt_tokens"].get<int64_t>(), w["audio_tokens"].get<int64_t>(), w["encoder_gflop"].get<double>(),
-               w["prefill_gflop"].get<double>(), w["decode_mb_per_token"].get<double>());
+               w.value("encoder_int8_gflop", 0.0), w["prefill_gflop"].get<double>(), w.value("prefill_int8_gflop", 0.0),
+               w["decode_mb_per_token"].get<double>());
     const bool with_chatllm = m.contains("chatllm");
     for (const json& e : m["qasr"]) {
       const json& s = e["summary"];
@@ -380,7 +402,7 @@ void print_speed_table(const json& r, std::FILE* out) {
         const std::string peak = stage + "_of_peak";
         fmt::print(out, "    {:<26} {}   {:.1f} GFLOP/s{}\n", stage + " (ms)", ms_cell(s, (stage + "_ms").c_str()),
                    s.value(stage + "_gflop_s", 0.0),
-                   s.contains(peak) ? fmt::format(" = {:.0f}% of FMA peak", 100 * s[peak].get<double>()) : "");
+                   s.contains(peak) ? fmt::format(", {:.0f}% of peak", 100 * s[peak].get<double>()) : "");
       }
       fmt::print(out, "    {:<26} {}\n", "first token (ms)", ms_cell(s, "first_token_ms"));
       if (s.contains("ms_per_token"))

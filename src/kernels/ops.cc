@@ -178,16 +178,35 @@ void quantized_gemv(ThreadPool& pool, const float* x, int64_t M, const GemvOut* 
   });
 }
 
+// The GEMM path for many activation rows, chosen once per process:
+//   QASR_NO_BLAS=1  reference row-dot path (A/B runs);
+//   QASR_GEMM=blas  OpenBLAS sgemm per weight block (the previous path);
+//   QASR_GEMM=f32   q4_0 weights dequantized through the f32 GEMM (f32 activations);
+//   default         our f32 GEMM, and the integer GEMM for q4_0 weights.
+struct GemmChoice {
+  bool use_blas, own_gemm, int8_gemm;
+};
+const GemmChoice& gemm_choice() {
+  static const GemmChoice c = [] {
+    const char* g = std::getenv("QASR_GEMM");
+    const std::string gs = g ? g : "";
+    GemmChoice r;
+    r.use_blas = std::getenv("QASR_NO_BLAS") == nullptr;
+    r.own_gemm = best_isa() != Isa::kScalar && gs != "blas";
+    r.int8_gemm = r.use_blas && r.own_gemm && gs != "f32";
+    return r;
+  }();
+  return c;
+}
+
 }  // namespace
+
+bool uses_int8_gemm(DType t) { return t == DType::Q4_0 && gemm_choice().int8_gemm; }
 
 void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y) {
   const int64_t N = W.rows, K = W.cols;
-  static const bool use_blas = std::getenv("QASR_NO_BLAS") == nullptr;  // QASR_NO_BLAS=1: reference path (A/B)
-  // QASR_GEMM=blas: OpenBLAS sgemm per weight block (the previous path, for A/B runs).
-  static const bool own_gemm = best_isa() != Isa::kScalar && !(std::getenv("QASR_GEMM") && std::string(std::getenv("QASR_GEMM")) == "blas");
-  // QASR_GEMM=f32: q4_0 weights through the f32 GEMM too (dequantized, f32 activations; A/B runs).
-  static const bool int8_gemm = !(std::getenv("QASR_GEMM") && std::string(std::getenv("QASR_GEMM")) == "f32");
-  if (M >= kGemmMinRows && use_blas && own_gemm && int8_gemm && W.dtype == DType::Q4_0 && K % kQK == 0) {
+  const bool use_blas = gemm_choice().use_blas, own_gemm = gemm_choice().own_gemm;
+  if (M >= kGemmMinRows && uses_int8_gemm(W.dtype) && K % kQK == 0) {
     gemm::matmul_q4_0_avx2(pool, x, M, W, bias, y);
     return;
   }

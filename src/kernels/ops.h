@@ -16,6 +16,10 @@ namespace qasr::ops {
 
 // y[M][N] = x[M][K] · W[N][K]ᵀ (+ bias[N]).  W.cols must equal K.
 void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y);
+// True when matmul with ≥ 8 activation rows runs weights of this dtype through the
+// integer GEMM (q4_0 with AVX2, unless QASR_GEMM=f32 or QASR_NO_BLAS=1): the speed
+// benchmark counts that work against the int8 peak rather than the f32 FMA peak.
+bool uses_int8_gemm(DType t);
 // Several matrices applied to the same activations (no bias): y_i = x · W_iᵀ. With few
 // rows and quantized weights (decode) the activations are quantized once and one
 // parallel_for covers all matrices' rows; otherwise the same as separate matmul calls.

@@ -39,10 +39,14 @@ check(abs(cfg["audio"]["seconds"] - 4.9) < 1.0, f"audio duration recorded ({cfg[
 peaks = res["machine_peaks"]
 check([p["threads"] for p in peaks] == [2, 1] and all(p["read_gb_s"] > 0.1 for p in peaks),
       "read bandwidth measured for each thread count")
+check(all(p["fma_gflop_s"] > 0.1 and p["int8_gop_s"] > 0.1 for p in peaks), "f32 FMA and int8 peaks measured")
 m = res["models"][0]
 w = m["work"]
 check(w["encoder_gflop"] > 0 and w["prefill_gflop"] > 0 and w["decode_mb_per_token"] > 0 and w["audio_tokens"] > 0,
       f"work figures: {w}")
+# q4_0 weights: the layers' matmuls are integer work, the f16 conv stem and attention are not.
+check(0 < w["encoder_int8_gflop"] < w["encoder_gflop"] and 0 < w["prefill_int8_gflop"] < w["prefill_gflop"],
+      "part of the encoder and prefill work is counted as int8 (q4_0 GEMM), the rest as f32")
 check(m["random_weights"] is True, "the fixture is flagged as random weights")
 check([e["threads"] for e in m["qasr"]] == [2, 1], "one qasr entry per thread count")
 for e in m["qasr"]:
@@ -57,6 +61,12 @@ for e in m["qasr"]:
     check(s["tokens_per_s"] > 0 and s["real_time_factor"] > 0 and s["decode_gb_s"] > 0, "derived rates present")
     check(abs(s["tokens_per_s"] * s["ms_per_token"]["median"] - 1000) < 1e-6, "tokens/s = 1000 / ms per token")
     check(e["hwm_mb"] > 1 and e["load_ms"] > 0, "peak RSS and load time of the child process")
+    pk = next(p for p in peaks if p["threads"] == e["threads"])
+    for st in ("encoder", "prefill"):
+        sec = s[st + "_ms"]["median"] / 1000
+        want = ((w[st + "_gflop"] - w[st + "_int8_gflop"]) / pk["fma_gflop_s"] + w[st + "_int8_gflop"] / pk["int8_gop_s"]) / sec
+        check(abs(s[st + "_of_peak"] - want) < 1e-9 * max(1.0, want),
+              f"{e['threads']} thread(s): {st} share of peak = (f32 work / FMA peak + int8 work / int8 peak) / time")
 c = m["chatllm"]
 check(len(c["runs"]) == 3 and all(r_["generated_tokens"] == 3 for r_ in c["runs"]),
       "chatllm: 3 timed runs (the warm-up dropped), the fake's 3 chunks each")
