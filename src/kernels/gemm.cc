@@ -173,7 +173,14 @@ QASR_TI void pack_w_tile(const BlockQ4_0* w, int64_t nb, int64_t nr, WTileBlock*
 // The 16-bit sums use the saturating add: it never saturates here (bound above), and
 // unlike the plain add the compiler does not reassociate it into a tree that spills.
 // Scaling is a multiply then an add (not an FMA), the reference's rounding.
-__attribute__((target("avx2,fma,f16c"), optimize("fp-contract=off")))
+// GCC may fuse the intrinsics' multiply and add under -ffp-contract=fast; clang's default
+// ("on") only fuses within one source expression, which intrinsics never are.
+#if defined(__clang__)
+#define QASR_NO_FP_CONTRACT
+#else
+#define QASR_NO_FP_CONTRACT __attribute__((optimize("fp-contract=off")))
+#endif
+__attribute__((target("avx2,fma,f16c"))) QASR_NO_FP_CONTRACT
 void kernel_q_8x6(const WTileBlock* w, const ActBlock* a, int64_t nb, float* c) {
   __m256 f0 = _mm256_setzero_ps(), f1 = f0, f2 = f0, f3 = f0, f4 = f0, f5 = f0;
   const __m256i ones = _mm256_set1_epi16(1);
@@ -215,6 +222,7 @@ void kernel_q_8x6(const WTileBlock* w, const ActBlock* a, int64_t nb, float* c) 
   _mm256_storeu_ps(c + 24, f3), _mm256_storeu_ps(c + 32, f4), _mm256_storeu_ps(c + 40, f5);
 }
 
+#undef QASR_NO_FP_CONTRACT
 #undef QASR_TI
 #undef QASR_T
 
