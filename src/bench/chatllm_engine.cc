@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "base/clock.h"
 #include "base/memory.h"
 #include "base/utf8.h"
 #include "score/metrics.h"
@@ -23,10 +24,6 @@ namespace qasr {
 namespace {
 
 using nlohmann::json;
-
-double now_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // libchatllm's C API (bindings/libchatllm.h), the part the benchmark needs.
 typedef void (*PrintFn)(void*, int, const char*);

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "base/clock.h"
 #include "audio/audio.h"
 #include "base/memory.h"
 #include "base/thread_pool.h"
@@ -27,10 +28,6 @@ namespace qasr {
 namespace {
 
 using nlohmann::json;
-
-double now_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 int64_t mat_bytes(const Mat& m) { return static_cast<int64_t>(row_bytes(m.dtype, m.cols)) * m.rows; }
 

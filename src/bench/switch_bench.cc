@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "base/clock.h"
 #include "audio/audio.h"
 #include "base/memory.h"
 #include "base/thread_pool.h"
@@ -31,10 +32,6 @@ namespace {
 
 using nlohmann::json;
 constexpr double kMiB = 1048576.0;
-
-double now_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // What the engine says it holds right now.
 struct Holdings {

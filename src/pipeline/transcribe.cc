@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "base/clock.h"
 #include "base/io.h"
 #include "base/npy.h"
 #include "base/utf8.h"
@@ -14,10 +15,6 @@
 
 namespace qasr {
 namespace {
-
-double now_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 int32_t argmax(const float* x, int64_t n) {
   int64_t best = 0;
