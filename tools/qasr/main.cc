@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "audio/audio.h"
+#include "base/clock.h"
 #include "base/memory.h"
 #include "base/npy.h"
 #include "base/status.h"
@@ -43,6 +44,7 @@ namespace {
 
 using qasr::Expected;
 using qasr::Status;
+using qasr::now_ms;
 
 int fail(const std::string& message) {
   std::string one_line = message;
@@ -50,10 +52,6 @@ int fail(const std::string& message) {
     if (c == '\n' || c == '\r') c = ' ';
   std::fprintf(stderr, "qasr: error: %s\n", one_line.c_str());
   return 1;
-}
-
-double now_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 Expected<qasr::Tokenizer> load_tokenizer(const std::string& path) {
