@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/memory.h"
 #include "base/utf8.h"
+#include "bench/child.h"
 #include "score/metrics.h"
 #include "score/normalize.h"
 #include "text/output_parser.h"
@@ -55,16 +56,10 @@ void on_print(void* user, int type, const char* s) {
 }
 void on_end(void*) {}
 
-void send(FILE* out, const json& j) {
-  std::fprintf(out, "%s\n", j.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
-  std::fflush(out);
-}
-
 // The child: everything chatllm does happens here. Reports one JSON line per event.
-[[noreturn]] void child_main(const SwitchConfig& c, const std::string& lib, FILE* out) {
+[[noreturn]] void child_main(const SwitchConfig& c, const std::string& lib, int out) {
   auto fail = [&](const std::string& m) {
-    send(out, {{"type", "error"}, {"message", m}});
-    std::fflush(out);
+    send_json_line(out, {{"type", "error"}, {"message", m}});
     _exit(3);
   };
   void* h = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -86,11 +81,11 @@ void send(FILE* out, const json& j) {
   if (!realpath(c.audio.c_str(), abs_audio)) fail(fmt::format("cannot open audio '{}'", c.audio));
   const std::string input = std::string("{{audio:") + abs_audio + "}}";
   if (c.trim) trim_heap();
-  send(out, {{"type", "baseline"}, {"probe", memory_probe_json(read_memory())}});
+  send_json_line(out, {{"type", "baseline"}, {"probe", memory_probe_json(read_memory())}});
   for (int it = 0; it < c.iterations; ++it)
     for (size_t mi = 0; mi < c.models.size(); ++mi) {
       json phases;
-      send(out, {{"type", "phase"}, {"iteration", it + 1}, {"model", mi}, {"phase", "load"}});
+      send_json_line(out, {{"type", "phase"}, {"iteration", it + 1}, {"model", mi}, {"phase", "load"}});
       phases["before_load"] = memory_probe_json(read_memory());
       Capture cap;
       void* obj = api.create();
@@ -109,7 +104,7 @@ void send(FILE* out, const json& j) {
       const double t_end = now_ms();
       if (ui != 0) fail(fmt::format("chatllm_user_input returned {}: {}", ui, cap.errors));
       phases["after_inference"] = memory_probe_json(read_memory());
-      send(out, {{"type", "phase"}, {"iteration", it + 1}, {"model", mi}, {"phase", "unload"}});
+      send_json_line(out, {{"type", "phase"}, {"iteration", it + 1}, {"model", mi}, {"phase", "unload"}});
       api.destroy(obj);
       phases["after_unload"] = memory_probe_json(read_memory());
       if (c.trim) {
@@ -122,11 +117,10 @@ void send(FILE* out, const json& j) {
                       {"decode_ms", t_end - cap.t_call - first},
                       {"total_ms", t_end - cap.t_call},
                       {"generated_tokens", cap.chunks}};
-      send(out, {{"type", "run"}, {"iteration", it + 1}, {"model", mi}, {"raw", cap.text}, {"phases", phases},
+      send_json_line(out, {{"type", "run"}, {"iteration", it + 1}, {"model", mi}, {"raw", cap.text}, {"phases", phases},
                  {"metrics", metrics}});
     }
-  send(out, {{"type", "done"}});
-  std::fflush(out);
+  send_json_line(out, {{"type", "done"}});
   _exit(0);
 }
 
@@ -136,19 +130,52 @@ Expected<json> run_chatllm_switch_bench(const SwitchConfig& c, const std::string
                                         const std::function<void(const std::string&)>& progress) {
   if (c.models.empty()) return Status::Error("bench: give at least one --model");
   if (c.mode != "switch") return Status::Error("--engine chatllm supports `bench switch` only");
-  int fds[2];
-  if (pipe(fds) != 0) return Status::Error("cannot create a pipe");
-  std::fflush(stdout);
-  std::fflush(stderr);
-  const pid_t pid = fork();
-  if (pid < 0) return Status::Error("cannot fork the chatllm child process");
-  if (pid == 0) {
-    close(fds[0]);
-    FILE* out = fdopen(fds[1], "w");
-    child_main(c, lib, out);
+  // The child's reports: run messages are kept and turned into results once it has ended.
+  std::vector<json> runs;
+  json baseline;
+  std::string error, last_phase = "start";
+  int last_iter = 0;
+  size_t last_model = 0;
+  bool done = false;
+  auto st = run_in_child([&](int fd) { child_main(c, lib, fd); }, [&](const std::string& line) {
+    json j = json::parse(line, nullptr, false);
+    if (j.is_discarded()) return;
+    const std::string type = j.value("type", "");
+    if (type == "baseline") {
+      baseline = j["probe"];
+    } else if (type == "phase") {
+      last_iter = j["iteration"], last_model = j["model"], last_phase = j["phase"];
+    } else if (type == "error") {
+      error = j["message"];
+    } else if (type == "done") {
+      done = true;
+    } else if (type == "run") {
+      const int it = j["iteration"];
+      const size_t mi = j["model"];
+      const json& ph = j["phases"];
+      const char* last = c.trim ? "after_trim" : "after_unload";
+      if (progress && !c.quiet)
+        progress(fmt::format("iteration {}/{} {} (chatllm): after unload rss {:.0f} MiB, anon {:.2f} MiB", it,
+                             c.iterations, model_label(c.models[mi]), ph[last]["rss_mb"].get<double>(),
+                             ph[last]["rss_anon_mb"].get<double>()));
+      runs.push_back(std::move(j));
+    }
+  });
+  if (!st.ok()) return st.status();
+  const int status = *st;
+  if (!error.empty()) return Status::Error("chatllm engine: " + error);
+  if (WIFSIGNALED(status) || !done) {
+    const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    std::string what = sig ? fmt::format("was killed by signal {} ({})", sig, strsignal(sig))
+                           : fmt::format("exited with status {}", WEXITSTATUS(status));
+    std::string hint = last_phase == "unload" && sig == SIGABRT
+                           ? "; this is chatllm.cpp's known abort when a Qwen3-ASR object is destroyed "
+                             "(chatllm-format.md §3.5): build libchatllm with the one-line pos_helper fix"
+                           : "";
+    return Status::Error(fmt::format("chatllm child process {} during iteration {}, model {}, phase {}{}", what,
+                                     last_iter, last_model < c.models.size() ? model_label(c.models[last_model]) : "?",
+                                     last_phase, hint));
   }
-  close(fds[1]);
-  FILE* in = fdopen(fds[0], "r");
   json results;
   json cfg = {{"engine", "chatllm"}, {"chatllm_lib", lib}, {"mode", "switch"}, {"qasr_version", QASR_VERSION},
               {"audio", {{"path", c.audio}, {"seconds", 0.0}}}, {"reference", c.reference}, {"language", c.language},
@@ -170,70 +197,30 @@ Expected<json> run_chatllm_switch_bench(const SwitchConfig& c, const std::string
     auto n = Normalizer::create();
     if (n.ok()) norm = std::make_unique<Normalizer>(std::move(n).value()), ref_norm = norm->normalize(c.reference);
   }
-  std::string error, last_phase = "start";
-  int last_iter = 0;
-  size_t last_model = 0;
-  bool done = false;
-  char* line = nullptr;
-  size_t cap = 0;
-  while (getline(&line, &cap, in) > 0) {
-    json j = json::parse(line, nullptr, false);
-    if (j.is_discarded()) continue;
-    const std::string type = j.value("type", "");
-    if (type == "baseline") {
-      results["baseline"] = j["probe"];
-    } else if (type == "phase") {
-      last_iter = j["iteration"], last_model = j["model"], last_phase = j["phase"];
-    } else if (type == "error") {
-      error = j["message"];
-    } else if (type == "done") {
-      done = true;
-    } else if (type == "run") {
-      const int it = j["iteration"];
-      const size_t mi = j["model"];
-      if (results["iterations"].size() < static_cast<size_t>(it))
-        results["iterations"].push_back({{"iteration", it}, {"models", json::array()}});
-      const AsrOutput parsed = parse_asr_output(j["raw"].get<std::string>(), c.language);
-      json metrics = j["metrics"];
-      const int64_t chars = static_cast<int64_t>(utf8::to_u32(parsed.text).size());
-      const double dec = metrics["decode_ms"].get<double>();
-      const int64_t ntok = metrics["generated_tokens"].get<int64_t>();
-      metrics["chars"] = chars;
-      metrics["tokens_per_s"] = ntok > 1 && dec > 0 ? json((ntok - 1) / (dec / 1000.0)) : json(nullptr);
-      metrics["chars_per_s"] = chars > 0 && dec > 0 ? json(chars / (dec / 1000.0)) : json(nullptr);
-      if (norm) {
-        const std::string hn = norm->normalize(parsed.text);
-        metrics["wer"] = word_errors(ref_norm, hn).rate();
-        metrics["cer"] = char_errors(ref_norm, hn).rate();
-      }
-      const json& ph = j["phases"];
-      const char* last = c.trim ? "after_trim" : "after_unload";
-      add_memory_metrics(metrics, ph, c.trim);
-      results["iterations"].back()["models"].push_back({{"name", model_label(c.models[mi])}, {"text", parsed.text},
-                                                        {"language", parsed.language}, {"phases", ph},
-                                                        {"metrics", metrics}});
-      if (progress && !c.quiet)
-        progress(fmt::format("iteration {}/{} {} (chatllm): after unload rss {:.0f} MiB, anon {:.2f} MiB", it,
-                             c.iterations, model_label(c.models[mi]), ph[last]["rss_mb"].get<double>(),
-                             ph[last]["rss_anon_mb"].get<double>()));
+  if (!baseline.is_null()) results["baseline"] = baseline;
+  for (const json& j : runs) {
+    const int it = j["iteration"];
+    const size_t mi = j["model"];
+    if (results["iterations"].size() < static_cast<size_t>(it))
+      results["iterations"].push_back({{"iteration", it}, {"models", json::array()}});
+    const AsrOutput parsed = parse_asr_output(j["raw"].get<std::string>(), c.language);
+    json metrics = j["metrics"];
+    const int64_t chars = static_cast<int64_t>(utf8::to_u32(parsed.text).size());
+    const double dec = metrics["decode_ms"].get<double>();
+    const int64_t ntok = metrics["generated_tokens"].get<int64_t>();
+    metrics["chars"] = chars;
+    metrics["tokens_per_s"] = ntok > 1 && dec > 0 ? json((ntok - 1) / (dec / 1000.0)) : json(nullptr);
+    metrics["chars_per_s"] = chars > 0 && dec > 0 ? json(chars / (dec / 1000.0)) : json(nullptr);
+    if (norm) {
+      const std::string hn = norm->normalize(parsed.text);
+      metrics["wer"] = word_errors(ref_norm, hn).rate();
+      metrics["cer"] = char_errors(ref_norm, hn).rate();
     }
-  }
-  std::free(line);
-  std::fclose(in);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (!error.empty()) return Status::Error("chatllm engine: " + error);
-  if (WIFSIGNALED(status) || !done) {
-    const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-    std::string what = sig ? fmt::format("was killed by signal {} ({})", sig, strsignal(sig))
-                           : fmt::format("exited with status {}", WEXITSTATUS(status));
-    std::string hint = last_phase == "unload" && sig == SIGABRT
-                           ? "; this is chatllm.cpp's known abort when a Qwen3-ASR object is destroyed "
-                             "(chatllm-format.md §3.5): build libchatllm with the one-line pos_helper fix"
-                           : "";
-    return Status::Error(fmt::format("chatllm child process {} during iteration {}, model {}, phase {}{}", what,
-                                     last_iter, last_model < c.models.size() ? model_label(c.models[last_model]) : "?",
-                                     last_phase, hint));
+    const json& ph = j["phases"];
+    add_memory_metrics(metrics, ph, c.trim);
+    results["iterations"].back()["models"].push_back({{"name", model_label(c.models[mi])}, {"text", parsed.text},
+                                                      {"language", parsed.language}, {"phases", ph},
+                                                      {"metrics", metrics}});
   }
   analyse_switch_results(results, c.warmup);
   return results;

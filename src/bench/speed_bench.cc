@@ -1,6 +1,5 @@
 #include "bench/speed_bench.h"
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +15,7 @@
 #include "base/memory.h"
 #include "base/thread_pool.h"
 #include "bench/chatllm_engine.h"
+#include "bench/child.h"
 #include "bench/machine_peaks.h"
 #include "bench/stats.h"
 #include "bench/switch_bench.h"
@@ -95,20 +95,10 @@ Work count_work(const Model& m, int64_t mel_frames, int64_t prompt_tokens) {
   return w;
 }
 
-void send_line(int fd, const json& j) {
-  const std::string s = j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-  size_t off = 0;
-  while (off < s.size()) {
-    const ssize_t n = ::write(fd, s.data() + off, s.size() - off);
-    if (n <= 0) return;
-    off += static_cast<size_t>(n);
-  }
-}
-
 // The qasr child: load once, one warm-up, `runs` timed transcriptions.
 [[noreturn]] void qasr_child(const SpeedConfig& c, const std::string& model_path, int threads, double audio_s, int fd) {
   auto fail = [&](const std::string& m) {
-    send_line(fd, {{"error", m}});
+    send_json_line(fd, {{"error", m}});
     _exit(3);
   };
   ThreadPool pool(threads);
@@ -147,7 +137,7 @@ void send_line(int fd, const json& j) {
                     {"generated_tokens", static_cast<int64_t>(t->token_ids.size())}});
   }
   const MemoryProbe mem = read_memory();
-  send_line(fd, {{"load_ms", load_ms},
+  send_json_line(fd, {{"load_ms", load_ms},
                  {"runs", runs},
                  {"hwm_mb", static_cast<double>(mem.hwm) / (1 << 20)},
                  {"random_weights", (*model)->source().synthetic},
@@ -160,27 +150,13 @@ void send_line(int fd, const json& j) {
 }
 
 Expected<json> run_qasr_child(const SpeedConfig& c, const std::string& model, int threads, double audio_s) {
-  int fds[2];
-  if (pipe(fds) != 0) return Status::Error("cannot create a pipe");
-  std::fflush(stdout);
-  std::fflush(stderr);
-  const pid_t pid = fork();
-  if (pid < 0) return Status::Error("cannot fork");
-  if (pid == 0) {
-    close(fds[0]);
-    qasr_child(c, model, threads, audio_s, fds[1]);
-  }
-  close(fds[1]);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
+  std::string out;  // the child sends one line: its result or an error
+  auto status = run_in_child([&](int fd) { qasr_child(c, model, threads, audio_s, fd); },
+                             [&](const std::string& line) { out += line; });
+  if (!status.ok()) return status.status();
   json j = json::parse(out, nullptr, false);
   if (j.is_discarded() || !j.is_object())
-    return Status::Error(fmt::format("qasr child for '{}' ended without a result (status {})", model, status));
+    return Status::Error(fmt::format("qasr child for '{}' ended without a result (status {})", model, *status));
   if (j.contains("error")) return Status::Error(j["error"].get<std::string>());
   return j;
 }
