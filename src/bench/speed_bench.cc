@@ -55,17 +55,17 @@ Work count_work(const Model& m, int64_t mel_frames, int64_t prompt_tokens) {
   int64_t H = a.num_mel_bins, W = L;
   const EncoderWeights& ew = m.encoder();
   // FLOPs of a matmul with M activation rows, also counted as integer work when it takes that path.
-  auto mm = [](double* total, double* int8, double M, const Mat& x) {
-    const double f = 2.0 * M * static_cast<double>(x.rows) * static_cast<double>(x.cols);
+  auto mm = [](double* total, double* int8, int64_t M, const Mat& x) {
+    const double f = 2.0 * static_cast<double>(M) * static_cast<double>(x.rows) * static_cast<double>(x.cols);
     *total += f;
-    if (M >= 8 && ops::uses_int8_gemm(x.dtype)) *int8 += f;
+    if (ops::uses_int8_gemm(x, M)) *int8 += f;
   };
   const Mat* convs[3] = {&ew.conv1, &ew.conv2, &ew.conv3};
   for (int i = 0; i < 3; ++i) {
     H = (H + 1) / 2, W = (W + 1) / 2;
-    for (int64_t c = 0; c < n_chunks; ++c) mm(&w.encoder_flop, &w.encoder_int8_flop, static_cast<double>(H * W), *convs[i]);
+    for (int64_t c = 0; c < n_chunks; ++c) mm(&w.encoder_flop, &w.encoder_int8_flop, H * W, *convs[i]);
   }
-  for (int64_t c = 0; c < n_chunks; ++c) mm(&w.encoder_flop, &w.encoder_int8_flop, static_cast<double>(W), ew.conv_out);
+  for (int64_t c = 0; c < n_chunks; ++c) mm(&w.encoder_flop, &w.encoder_int8_flop, W, ew.conv_out);
   const int64_t N = audio_token_count(a, mel_frames);
   w.audio_tokens = N;
   const int64_t win = ((((L + 1) / 2 + 1) / 2 + 1) / 2) * (a.n_window_infer / chunk);
@@ -74,23 +74,22 @@ Work count_work(const Model& m, int64_t mel_frames, int64_t prompt_tokens) {
     const double n = static_cast<double>(std::min(N, s0 + win) - s0);
     attn += 4.0 * n * n * d;  // q·kᵀ and p·v
   }
-  const double Nd = static_cast<double>(N);
   for (const EncoderLayerWeights& l : ew.layers) {
-    for (const Mat* x : {&l.q, &l.k, &l.v, &l.o, &l.fc1, &l.fc2}) mm(&w.encoder_flop, &w.encoder_int8_flop, Nd, *x);
+    for (const Mat* x : {&l.q, &l.k, &l.v, &l.o, &l.fc1, &l.fc2}) mm(&w.encoder_flop, &w.encoder_int8_flop, N, *x);
     w.encoder_flop += attn;
   }
-  mm(&w.encoder_flop, &w.encoder_int8_flop, Nd, ew.proj1);
-  mm(&w.encoder_flop, &w.encoder_int8_flop, Nd, ew.proj2);
+  mm(&w.encoder_flop, &w.encoder_int8_flop, N, ew.proj1);
+  mm(&w.encoder_flop, &w.encoder_int8_flop, N, ew.proj2);
   const DecoderWeights& dw = m.decoder();
   const double P = static_cast<double>(prompt_tokens);
   for (const DecoderLayerWeights& l : dw.layers) {
     for (const Mat* x : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down}) {
-      mm(&w.prefill_flop, &w.prefill_int8_flop, P, *x);
+      mm(&w.prefill_flop, &w.prefill_int8_flop, prompt_tokens, *x);
       w.decode_bytes += mat_bytes(*x);
     }
   }
   w.prefill_flop += static_cast<double>(t.layers) * 4.0 * (P * (P + 1) / 2) * t.heads * t.head_dim;
-  mm(&w.prefill_flop, &w.prefill_int8_flop, 1.0, dw.lm_head);  // one row: the GEMV, not the GEMM
+  mm(&w.prefill_flop, &w.prefill_int8_flop, 1, dw.lm_head);  // one row: the GEMV, not the GEMM
   w.decode_bytes += mat_bytes(dw.lm_head);
   return w;
 }

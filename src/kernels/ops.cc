@@ -201,12 +201,14 @@ const GemmChoice& gemm_choice() {
 
 }  // namespace
 
-bool uses_int8_gemm(DType t) { return t == DType::Q4_0 && gemm_choice().int8_gemm; }
+bool uses_int8_gemm(const Mat& W, int64_t M) {
+  return W.dtype == DType::Q4_0 && W.cols % kQK == 0 && M >= kGemmMinRows && gemm_choice().int8_gemm;
+}
 
 void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y) {
   const int64_t N = W.rows, K = W.cols;
   const bool use_blas = gemm_choice().use_blas, own_gemm = gemm_choice().own_gemm;
-  if (M >= kGemmMinRows && uses_int8_gemm(W.dtype) && K % kQK == 0) {
+  if (uses_int8_gemm(W, M)) {
     gemm::matmul_q4_0_avx2(pool, x, M, W, bias, y);
     return;
   }

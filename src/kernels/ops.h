@@ -16,10 +16,10 @@ namespace qasr::ops {
 
 // y[M][N] = x[M][K] · W[N][K]ᵀ (+ bias[N]).  W.cols must equal K.
 void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y);
-// True when matmul with ≥ 8 activation rows runs weights of this dtype through the
-// integer GEMM (q4_0 with AVX2, unless QASR_GEMM=f32 or QASR_NO_BLAS=1): the speed
+// True when matmul(x with M rows, W) takes the integer GEMM: q4_0 weights, K a multiple
+// of 32, at least 8 rows, AVX2, unless QASR_GEMM=f32 or QASR_NO_BLAS=1. The speed
 // benchmark counts that work against the int8 peak rather than the f32 FMA peak.
-bool uses_int8_gemm(DType t);
+bool uses_int8_gemm(const Mat& W, int64_t M);
 // Several matrices applied to the same activations (no bias): y_i = x · W_iᵀ. With few
 // rows and quantized weights (decode) the activations are quantized once and one
 // parallel_for covers all matrices' rows; otherwise the same as separate matmul calls.
