@@ -8,15 +8,11 @@ import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(__file__))
+from checks import check, finish  # noqa: E402
+
 QASR, LIB, ASSETS, WORK = sys.argv[1:5]
 os.makedirs(WORK, exist_ok=True)
-fails = []
-
-
-def check(ok, msg):
-    print(("ok   " if ok else "FAIL ") + msg)
-    if not ok:
-        fails.append(msg)
 
 
 models = []
@@ -53,5 +49,4 @@ check(len(r.stderr.strip().split("\n")) == 1, "one-line error")
 r = subprocess.run([QASR, "bench", "switch", "--engine", "chatllm", "--chatllm-lib", "/nonexistent/libchatllm.so", *models,
                     "--audio", audio, "--iterations", "1", "--quiet"], capture_output=True, text=True, timeout=60)
 check(r.returncode == 1 and "cannot load" in r.stderr, f"missing library: {r.stderr.strip()}")
-print(f"{len(fails)} failed" if fails else "all chatllm-engine checks passed")
-sys.exit(1 if fails else 0)
+finish("chatllm-engine checks")

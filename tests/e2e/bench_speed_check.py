@@ -10,15 +10,11 @@ import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(__file__))
+from checks import check, finish  # noqa: E402
+
 QASR, LIB, DATA, WORK = sys.argv[1:5]
 os.makedirs(WORK, exist_ok=True)
-fails = []
-
-
-def check(ok, msg):
-    print(("ok   " if ok else "FAIL ") + msg)
-    if not ok:
-        fails.append(msg)
 
 
 # A tiny random-weight model in chatllm's layout, written by qasr (so it is flagged as random).
@@ -85,5 +81,4 @@ bad = subprocess.run([QASR, "bench", "speed", "--model", os.path.join(WORK, "mis
                       "--runs", "1", "--no-peaks"], capture_output=True, text=True, timeout=60)
 check(bad.returncode != 0 and bad.stderr.count("\n") == 1 and "missing.bin" in bad.stderr,
       f"a missing model is one line: {bad.stderr.strip()!r}")
-print("all bench speed checks passed" if not fails else f"{len(fails)} check(s) failed")
-sys.exit(1 if fails else 0)
+finish("bench speed checks")

@@ -10,15 +10,11 @@ import subprocess
 import sys
 import zlib
 
+sys.path.insert(0, os.path.dirname(__file__))
+from checks import check, finish  # noqa: E402
+
 QASR, ASSETS, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 os.makedirs(WORK, exist_ok=True)
-failures = []
-
-
-def check(ok, msg):
-    print(("ok   " if ok else "FAIL ") + msg)
-    if not ok:
-        failures.append(msg)
 
 
 def run(args):
@@ -135,5 +131,4 @@ je = json.load(open(je_json))
 check(je["config"]["allocator"] == "jemalloc" and je["config"]["allocator_preloaded"] == "jemalloc",
       "--allocator jemalloc: re-executed with jemalloc preloaded")
 
-print(f"{len(failures) == 0 and 'all' or len(failures)} bench checks {'passed' if not failures else 'failed'}")
-sys.exit(1 if failures else 0)
+finish("bench checks")

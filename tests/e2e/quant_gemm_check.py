@@ -18,16 +18,12 @@ import sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(__file__))
+from checks import check, finish  # noqa: E402
+
 QASR, DATA, WORK = sys.argv[1:4]
 os.makedirs(WORK, exist_ok=True)
 jfk = os.path.join(DATA, "audio", "whisper.cpp_jfk.wav")
-fails = []
-
-
-def check(ok, msg):
-    print(("ok   " if ok else "FAIL ") + msg)
-    if not ok:
-        fails.append(msg)
 
 
 for seed in (1, 2, 3):
@@ -64,5 +60,4 @@ for seed in (1, 2, 3):
     # The paths must differ at all (the integer GEMM really ran).
     check(de > 0.0, f"seed {seed}: the two paths are distinct computations (encoder Δ {de:.2e} > 0)")
 
-print("integer GEMM within the q8_0 activation bound" if not fails else f"{len(fails)} check(s) failed")
-sys.exit(1 if fails else 0)
+finish("integer GEMM checks")
