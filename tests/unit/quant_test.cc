@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/dispatch.h"
 #include "kernels/half.h"
 #include "kernels/ops.h"
 
@@ -135,13 +136,6 @@ TEST(Half, F16RoundTripsAndRounds) {
   EXPECT_EQ(bf16_to_f32(f32_to_bf16(1.00390625f)), 1.0f);  // tie → even
 }
 
-}  // namespace
-}  // namespace qasr
-
-#include "kernels/dispatch.h"
-
-namespace qasr {
-namespace {
 
 // Every fast dot kernel against the scalar reference, on odd block counts.
 TEST(QuantKernels, FastDotsMatchScalarReference) {
@@ -177,11 +171,6 @@ TEST(QuantKernels, FastDotsMatchScalarReference) {
   }
 }
 
-}  // namespace
-}  // namespace qasr
-
-namespace qasr {
-namespace {
 
 // The GEMV kernels (four rows at a time, tails row by row) against the scalar dot,
 // on row counts that are not multiples of four and odd block counts.
@@ -221,11 +210,6 @@ TEST(QuantKernels, FastGemvMatchesScalarDots) {
   }
 }
 
-}  // namespace
-}  // namespace qasr
-
-namespace qasr {
-namespace {
 
 // The fast activation quantizer is bit-identical to the reference, halves included.
 TEST(QuantKernels, FastQuantizeQ8IsBitIdentical) {

@@ -163,11 +163,6 @@ TEST(Attention, MatchesNaiveForPrefillDecodeAndWindows) {
   }
 }
 
-}  // namespace
-}  // namespace qasr
-
-namespace qasr {
-namespace {
 
 // The packed GEMM against plain dot products in double, on shapes that leave tails
 // in both tile directions (M not a multiple of 16, N not a multiple of 6 or 48) and
