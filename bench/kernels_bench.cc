@@ -30,6 +30,20 @@ std::vector<float> random_vec(size_t n, uint32_t seed, float scale = 1.0f) {
   return v;
 }
 
+// N × K random weights quantized to q4_0 (K a multiple of 32).
+std::vector<BlockQ4_0> random_q4_0(int64_t N, int64_t K, uint32_t seed) {
+  const auto w = random_vec(static_cast<size_t>(N * K), seed);
+  std::vector<BlockQ4_0> q(static_cast<size_t>(N * K / kQK));
+  quantize_q4_0(w.data(), q.data(), N * K);
+  return q;
+}
+
+// A "GFLOP/s" counter for `flop` floating-point (or integer) operations per iteration.
+void count_flop(benchmark::State& st, double flop) {
+  st.counters["GFLOP/s"] =
+      benchmark::Counter(flop, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+
 Isa isa_arg(int64_t a) { return a == 0 ? Isa::kScalar : a == 1 ? Isa::kAvx2 : Isa::kAvx512; }
 
 // GEMV: rows × K weights (q4_0 or q8_0) against one q8_0 activation row.
@@ -75,18 +89,15 @@ BENCHMARK(BM_Read)->Arg(84)->ArgName("MiB")->Unit(benchmark::kMillisecond);
 void BM_Matmul(benchmark::State& st) {
   const int64_t M = st.range(0), N = st.range(1), K = st.range(2);
   ThreadPool pool(static_cast<int>(st.range(3)));
-  const auto w = random_vec(static_cast<size_t>(N * K), 3);
+  const auto wq = random_q4_0(N, K, 3);
   const auto x = random_vec(static_cast<size_t>(M * K), 4);
-  std::vector<BlockQ4_0> wq(N * K / kQK);
-  quantize_q4_0(w.data(), wq.data(), N * K);
   std::vector<float> y(M * N);
   const Mat W{DType::Q4_0, N, K, wq.data()};
   for (auto _ : st) {
     ops::matmul(pool, x.data(), M, W, nullptr, y.data());
     benchmark::DoNotOptimize(y.data());
   }
-  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate,
-                                              benchmark::Counter::kIs1000);
+  count_flop(st, 2.0 * M * N * K);
   st.counters["GB/s"] = benchmark::Counter(static_cast<double>(N * K / kQK * sizeof(BlockQ4_0)),
                                            benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
@@ -109,8 +120,7 @@ void BM_Attention(benchmark::State& st) {
   }
   // Causal: about half of the L×n score matrix for prefill.
   const double pairs = L == 1 ? static_cast<double>(n) : 0.5 * L * n;
-  st.counters["GFLOP/s"] = benchmark::Counter(4.0 * pairs * H * hd, benchmark::Counter::kIsIterationInvariantRate,
-                                              benchmark::Counter::kIs1000);
+  count_flop(st, 4.0 * pairs * H * hd);
 }
 BENCHMARK(BM_Attention)->ArgsProduct({{1}, {200, 2000}, {1, 2}})->ArgNames({"L", "n", "threads"})->UseRealTime();
 BENCHMARK(BM_Attention)->ArgsProduct({{160}, {160}, {1, 2}})->ArgNames({"L", "n", "threads"})->UseRealTime();
@@ -206,8 +216,7 @@ void BM_Gemm(benchmark::State& st) {
     gemm::matmul_avx2(pool, x.data(), M, W, nullptr, y.data());
     benchmark::DoNotOptimize(y.data());
   }
-  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate,
-                                              benchmark::Counter::kIs1000);
+  count_flop(st, 2.0 * M * N * K);
 }
 BENCHMARK(BM_Gemm)->ArgsProduct({{160}, {1024}, {1024}, {1, 2}})->ArgNames({"M", "N", "K", "threads"})->UseRealTime();
 
@@ -218,9 +227,8 @@ void BM_GemmQ4(benchmark::State& st) {
   const int64_t M = st.range(0), N = st.range(1), K = st.range(2);
   const bool int8 = st.range(3) != 0;
   ThreadPool pool(static_cast<int>(st.range(4)));
-  const auto w = random_vec(static_cast<size_t>(N * K), 17), x = random_vec(static_cast<size_t>(M * K), 18);
-  std::vector<BlockQ4_0> wq(N * K / kQK);
-  quantize_q4_0(w.data(), wq.data(), N * K);
+  const auto wq = random_q4_0(N, K, 17);
+  const auto x = random_vec(static_cast<size_t>(M * K), 18);
   std::vector<float> y(M * N);
   const Mat W{DType::Q4_0, N, K, wq.data()};
   for (auto _ : st) {
@@ -230,8 +238,7 @@ void BM_GemmQ4(benchmark::State& st) {
       gemm::matmul_avx2(pool, x.data(), M, W, nullptr, y.data());
     benchmark::DoNotOptimize(y.data());
   }
-  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate,
-                                              benchmark::Counter::kIs1000);
+  count_flop(st, 2.0 * M * N * K);
 }
 BENCHMARK(BM_GemmQ4)
     ->ArgsProduct({{158}, {3072}, {1024}, {0, 1}, {1, 2}})
@@ -260,8 +267,7 @@ void BM_GemmConvF16(benchmark::State& st) {
     gemm::matmul_avx2(pool, x.data(), M, W, nullptr, y.data());
     benchmark::DoNotOptimize(y.data());
   }
-  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate,
-                                              benchmark::Counter::kIs1000);
+  count_flop(st, 2.0 * M * N * K);
 }
 BENCHMARK(BM_GemmConvF16)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
 
