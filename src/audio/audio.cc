@@ -70,7 +70,7 @@ sf_count_t mem_tell(void* u) { return static_cast<MemSource*>(u)->pos; }
 Expected<Pcm16k> read_all(SNDFILE* snd, const SF_INFO& info, const std::string& name, const std::string& format,
                           const AudioLimits& limits) {
   if (info.channels < 1 || info.channels > 256 || info.samplerate < 1000 || info.samplerate > 768000)
-    return Status::Error(fmt::format("cannot decode '{}' ({}): implausible header ({} Hz, {} channels)", name, format,
+    return InvalidFormat(fmt::format("cannot decode '{}' ({}): implausible header ({} Hz, {} channels)", name, format,
                                      info.samplerate, info.channels));
   // Read in blocks: the header's frame count is untrusted and may be absent (MP3).
   const sf_count_t max_frames = static_cast<sf_count_t>(limits.max_seconds * info.samplerate);
@@ -82,12 +82,12 @@ Expected<Pcm16k> read_all(SNDFILE* snd, const SF_INFO& info, const std::string& 
     if (got <= 0) break;
     total += got;
     if (total > max_frames)
-      return Status::Error(fmt::format("'{}' ({}) is longer than the limit of {:.0f} s", name, format,
+      return TooLarge(fmt::format("'{}' ({}) is longer than the limit of {:.0f} s", name, format,
                                        limits.max_seconds));
     inter.insert(inter.end(), block.begin(), block.begin() + got * info.channels);
   }
   if (sf_error(snd) != SF_ERR_NO_ERROR)
-    return Status::Error(fmt::format("cannot decode '{}' ({}): {}", name, format, sf_strerror(snd)));
+    return InvalidFormat(fmt::format("cannot decode '{}' ({}): {}", name, format, sf_strerror(snd)));
   // libsndfile clamps a WAV's declared length to the bytes present and only logs
   // the mismatch; a file whose data chunk is cut short is rejected here.
   if (format == "WAV") {
@@ -95,12 +95,12 @@ Expected<Pcm16k> read_all(SNDFILE* snd, const SF_INFO& info, const std::string& 
     sf_command(snd, SFC_GET_LOG_INFO, log, sizeof(log) - 1);
     if (std::strstr(log, "*** Data length") != nullptr || std::strstr(log, "Chunk size > file length") != nullptr ||
         std::strstr(log, "should be") != nullptr)
-      return Status::Error(fmt::format("cannot decode '{}' (WAV): file is truncated (data chunk shorter than its header says)", name));
+      return InvalidFormat(fmt::format("cannot decode '{}' (WAV): file is truncated (data chunk shorter than its header says)", name));
   }
   if (info.frames > 0 && info.frames != SF_COUNT_MAX && total < info.frames && format != "MP3")
-    return Status::Error(fmt::format("cannot decode '{}' ({}): truncated, {} of {} frames present", name, format,
+    return InvalidFormat(fmt::format("cannot decode '{}' ({}): truncated, {} of {} frames present", name, format,
                                      total, info.frames));
-  if (total == 0) return Status::Error(fmt::format("'{}' ({}) holds no audio samples", name, format));
+  if (total == 0) return InvalidFormat(fmt::format("'{}' ({}) holds no audio samples", name, format));
   return pcm_from_float(inter, info.samplerate, info.channels);
 }
 
@@ -121,33 +121,33 @@ std::string sf_format_name(int fmt_code) {
 Expected<Pcm16k> decode_audio_memory(std::span<const uint8_t> bytes, const std::string& name,
                                      const AudioLimits& limits) {
   std::string sniffed = sniff_format(bytes.data(), bytes.size());
-  if (bytes.empty()) return Status::Error(fmt::format("cannot decode '{}': the file is empty", name));
+  if (bytes.empty()) return InvalidFormat(fmt::format("cannot decode '{}': the file is empty", name));
   MemSource src{bytes.data(), static_cast<sf_count_t>(bytes.size()), 0};
   SF_VIRTUAL_IO vio{mem_len, mem_seek, mem_read, mem_write, mem_tell};
   SF_INFO info{};
   SndPtr snd(sf_open_virtual(&vio, SFM_READ, &info, &src));
   if (!snd)
-    return Status::Error(fmt::format("cannot decode '{}' (format: {}): {}", name, sniffed, sf_strerror(nullptr)));
+    return InvalidFormat(fmt::format("cannot decode '{}' (format: {}): {}", name, sniffed, sf_strerror(nullptr)));
   return read_all(snd.get(), info, name, sf_format_name(info.format), limits);
 }
 
 Expected<Pcm16k> load_audio_file(const std::string& path, const AudioLimits& limits) {
   FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return Status::Error(fmt::format("cannot open audio file '{}': {}", path, std::strerror(errno)));
+  if (!f) return errno_status(errno, fmt::format("cannot open audio file '{}'", path));
   uint8_t head[64];
   size_t n = std::fread(head, 1, sizeof(head), f);
   std::fclose(f);
   std::string sniffed = sniff_format(head, n);
-  if (n == 0) return Status::Error(fmt::format("cannot decode '{}': the file is empty", path));
+  if (n == 0) return InvalidFormat(fmt::format("cannot decode '{}': the file is empty", path));
   SF_INFO info{};
   SndPtr snd(sf_open(path.c_str(), SFM_READ, &info));
   if (!snd)
-    return Status::Error(fmt::format("cannot decode '{}' (format: {}): {}", path, sniffed, sf_strerror(nullptr)));
+    return InvalidFormat(fmt::format("cannot decode '{}' (format: {}): {}", path, sniffed, sf_strerror(nullptr)));
   return read_all(snd.get(), info, path, sf_format_name(info.format), limits);
 }
 
 Expected<Pcm16k> pcm_from_float(std::span<const float> inter, int sample_rate, int channels) {
-  if (channels < 1 || sample_rate < 1) return Status::Error("invalid PCM description");
+  if (channels < 1 || sample_rate < 1) return InvalidFormat("invalid PCM description");
   const size_t frames = inter.size() / channels;
   // Down-mix: the mean of the channels.
   std::vector<float> mono(frames);
@@ -168,14 +168,14 @@ Expected<Pcm16k> pcm_from_float(std::span<const float> inter, int sample_rate, i
     size_t odone = 0;
     soxr_error_t err = soxr_oneshot(sample_rate, kSampleRate, 1, mono.data(), frames, nullptr, out.samples.data(),
                                     out.samples.size(), &odone, nullptr, &q, nullptr);
-    if (err) return Status::Error(fmt::format("resampling {} Hz → 16 kHz failed: {}", sample_rate, err));
+    if (err) return InvalidFormat(fmt::format("resampling {} Hz → 16 kHz failed: {}", sample_rate, err));
     out.samples.resize(olen);
     std::fill(out.samples.begin() + std::min(odone, olen), out.samples.end(), 0.0f);
   }
   // Peak safety (official): scale down only if the peak exceeds 1, then clip.
   float peak = 0;
   for (float v : out.samples) {
-    if (!std::isfinite(v)) return Status::Error("audio contains NaN or infinite samples");
+    if (!std::isfinite(v)) return InvalidFormat("audio contains NaN or infinite samples");
     peak = std::max(peak, std::fabs(v));
   }
   if (peak > 1.0f)

@@ -15,11 +15,11 @@ namespace qasr {
 
 Expected<MappedFile> MappedFile::open(const std::string& path, bool populate) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::Error(fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
+  if (fd < 0) return errno_status(errno, fmt::format("cannot open '{}'", path));
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    return Status::Error(fmt::format("'{}' is not a regular file", path));
+    return InvalidArgument(fmt::format("'{}' is not a regular file", path));
   }
   MappedFile m;
   m.path_ = path;
@@ -29,7 +29,7 @@ Expected<MappedFile> MappedFile::open(const std::string& path, bool populate) {
     if (p == MAP_FAILED) {
       int e = errno;
       ::close(fd);
-      return Status::Error(fmt::format("cannot map '{}': {}", path, std::strerror(e)));
+      return errno_status(e, fmt::format("cannot map '{}'", path));
     }
     m.data_ = static_cast<uint8_t*>(p);
   }
@@ -59,7 +59,7 @@ Expected<VirtualBuffer> VirtualBuffer::reserve(size_t bytes) {
   if (bytes == 0) return b;
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED)
-    return Status::Error(fmt::format("cannot reserve {} MiB of address space: {}", bytes >> 20, std::strerror(errno)));
+    return ResourceExhausted(fmt::format("cannot reserve {} MiB of address space: {}", bytes >> 20, std::strerror(errno)));
   b.data_ = p;
   b.size_ = bytes;
   return b;

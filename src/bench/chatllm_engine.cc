@@ -128,8 +128,8 @@ void on_end(void*) {}
 
 Expected<json> run_chatllm_switch_bench(const SwitchConfig& c, const std::string& lib,
                                         const std::function<void(const std::string&)>& progress) {
-  if (c.models.empty()) return Status::Error("bench: give at least one --model");
-  if (c.mode != "switch") return Status::Error("--engine chatllm supports `bench switch` only");
+  if (c.models.empty()) return InvalidArgument("bench: give at least one --model");
+  if (c.mode != "switch") return InvalidArgument("--engine chatllm supports `bench switch` only");
   // The child's reports: run messages are kept and turned into results once it has ended.
   std::vector<json> runs;
   json baseline;
@@ -163,7 +163,7 @@ Expected<json> run_chatllm_switch_bench(const SwitchConfig& c, const std::string
   });
   if (!st.ok()) return st.status();
   const int status = *st;
-  if (!error.empty()) return Status::Error("chatllm engine: " + error);
+  if (!error.empty()) return Internal("chatllm engine: " + error);
   if (WIFSIGNALED(status) || !done) {
     const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     std::string what = sig ? fmt::format("was killed by signal {} ({})", sig, strsignal(sig))
@@ -172,7 +172,7 @@ Expected<json> run_chatllm_switch_bench(const SwitchConfig& c, const std::string
                            ? "; this is chatllm.cpp's known abort when a Qwen3-ASR object is destroyed "
                              "(chatllm-format.md §3.5): build libchatllm with the one-line pos_helper fix"
                            : "";
-    return Status::Error(fmt::format("chatllm child process {} during iteration {}, model {}, phase {}{}", what,
+    return Internal(fmt::format("chatllm child process {} during iteration {}, model {}, phase {}{}", what,
                                      last_iter, last_model < c.models.size() ? model_label(c.models[last_model]) : "?",
                                      last_phase, hint));
   }

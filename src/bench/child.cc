@@ -11,7 +11,7 @@ namespace qasr {
 Expected<int> run_in_child(const std::function<void(int fd)>& child,
                            const std::function<void(const std::string& line)>& on_line) {
   int fds[2];
-  if (pipe(fds) != 0) return Status::Error("cannot create a pipe");
+  if (pipe(fds) != 0) return Internal("cannot create a pipe");
   // Buffered output would otherwise be written twice, once by each process.
   std::fflush(stdout);
   std::fflush(stderr);
@@ -19,7 +19,7 @@ Expected<int> run_in_child(const std::function<void(int fd)>& child,
   if (pid < 0) {
     close(fds[0]);
     close(fds[1]);
-    return Status::Error("cannot fork a child process");
+    return Internal("cannot fork a child process");
   }
   if (pid == 0) {
     close(fds[0]);

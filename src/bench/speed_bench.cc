@@ -155,8 +155,8 @@ Expected<json> run_qasr_child(const SpeedConfig& c, const std::string& model, in
   if (!status.ok()) return status.status();
   json j = json::parse(out, nullptr, false);
   if (j.is_discarded() || !j.is_object())
-    return Status::Error(fmt::format("qasr child for '{}' ended without a result (status {})", model, *status));
-  if (j.contains("error")) return Status::Error(j["error"].get<std::string>());
+    return Internal(fmt::format("qasr child for '{}' ended without a result (status {})", model, *status));
+  if (j.contains("error")) return InvalidArgument(j["error"].get<std::string>());
   return j;
 }
 
@@ -235,17 +235,17 @@ void warm_page_cache(const std::string& path) {
 }  // namespace
 
 Expected<json> run_speed_bench(const SpeedConfig& c, const std::function<void(const std::string&)>& progress) {
-  if (c.models.empty()) return Status::Error("bench speed: give at least one --model");
-  if (c.runs < 1) return Status::Error("bench speed: --runs must be at least 1");
-  if (c.threads.empty()) return Status::Error("bench speed: no thread count");
+  if (c.models.empty()) return InvalidArgument("bench speed: give at least one --model");
+  if (c.runs < 1) return InvalidArgument("bench speed: --runs must be at least 1");
+  if (c.threads.empty()) return InvalidArgument("bench speed: no thread count");
   for (int t : c.threads)
-    if (t < 1) return Status::Error("bench speed: thread counts must be positive");
+    if (t < 1) return InvalidArgument("bench speed: thread counts must be positive");
   for (const std::string& m : c.models) {
     std::error_code ec;
-    if (!std::filesystem::exists(m, ec)) return Status::Error(fmt::format("model '{}' does not exist", m));
+    if (!std::filesystem::exists(m, ec)) return NotFound(fmt::format("model '{}' does not exist", m));
   }
   auto pcm = load_audio_file(c.audio);
-  if (!pcm.ok()) return Status::Error(pcm.error());
+  if (!pcm.ok()) return pcm.status();
   const double audio_s = pcm->seconds();
   json res;
   res["config"] = {{"audio", {{"path", c.audio}, {"seconds", audio_s}}}, {"runs", c.runs}, {"threads", c.threads},
@@ -275,7 +275,7 @@ Expected<json> run_speed_bench(const SpeedConfig& c, const std::function<void(co
       const int t = c.threads[ti];
       if (progress) progress(fmt::format("{}: qasr, {} thread(s), {} runs + 1 warm-up", model_label(path), t, c.runs));
       auto r = run_qasr_child(c, path, t, audio_s);
-      if (!r.ok()) return Status::Error(r.error());
+      if (!r.ok()) return r.status();
       json j = std::move(r).value();
       add_ms_per_token(j["runs"]);
       work = j["work"];
@@ -298,7 +298,7 @@ Expected<json> run_speed_bench(const SpeedConfig& c, const std::function<void(co
       sc.trim = false;
       sc.quiet = true;
       auto r = run_chatllm_switch_bench(sc, c.chatllm_lib, {});
-      if (!r.ok()) return Status::Error(r.error());
+      if (!r.ok()) return r.status();
       json runs = json::array();
       double hwm = 0;
       std::vector<double> loads;

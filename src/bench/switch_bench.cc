@@ -141,8 +141,8 @@ namespace {
 }  // namespace
 
 Expected<json> run_switch_bench(const SwitchConfig& c, const std::function<void(const std::string&)>& progress) {
-  if (c.models.empty()) return Status::Error("bench: give at least one --model");
-  if (c.iterations < 1) return Status::Error("bench: --iterations must be at least 1");
+  if (c.models.empty()) return InvalidArgument("bench: give at least one --model");
+  if (c.iterations < 1) return InvalidArgument("bench: --iterations must be at least 1");
   const double t_audio = now_ms();
   auto pcm = load_audio_file(c.audio);
   if (!pcm.ok()) return pcm.status();
@@ -232,7 +232,7 @@ Expected<json> run_switch_bench(const SwitchConfig& c, const std::function<void(
       o.language = c.language;
       o.max_new_tokens = c.max_new_tokens;
       auto r = transcribe(**session, pool, *pcm, o);
-      if (!r.ok()) return Status::Error(fmt::format("'{}': {}", path, r.error()));
+      if (!r.ok()) return r.status().annotate("'" + path + "'");
       rec.phases[2] = take_probe(h, pool);
       rec.t = r->timings;
       rec.n_tok = static_cast<int64_t>(r->token_ids.size());
@@ -245,7 +245,7 @@ Expected<json> run_switch_bench(const SwitchConfig& c, const std::function<void(
         rec.wer = word_errors(ref_norm, hyp_norm).rate();
         rec.cer = char_errors(ref_norm, hyp_norm).rate();
       }
-      r = Status::Error("released");  // drop the transcript before probing
+      r = Internal("released");  // drop the transcript before probing
       session->reset();                // the session dies here
       model.reset();
       h = Holdings{};

@@ -107,11 +107,11 @@ Expected<LogMel> MelExtractor::compute(std::span<const float> pcm) const {
   const int n_mels = config_.n_mels;
   const size_t n = pcm.size();
   if (n <= static_cast<size_t>(pad))
-    return Status::Error(fmt::format("audio too short: {} samples ({:.1f} ms at 16 kHz); at least {} are needed", n,
+    return InvalidArgument(fmt::format("audio too short: {} samples ({:.1f} ms at 16 kHz); at least {} are needed", n,
                                      n * 1000.0 / config_.sample_rate, pad + 1));
   // Frames of the centred STFT are 1 + n/hop; the last one is dropped.
   const size_t n_frames = n / hop;
-  if (n_frames > (size_t{1} << 26)) return Status::Error("audio too long for the mel front end");
+  if (n_frames > (size_t{1} << 26)) return TooLarge("audio too long for the mel front end");
 
   // Reflect-padded signal (numpy "reflect": the edge sample is not repeated).
   std::vector<double> padded(n + 2 * pad);

@@ -10,12 +10,12 @@ using nlohmann::json;
 
 Status get_int(const json& obj, const char* section, const char* key, int& out, bool required) {
   if (!obj.contains(key)) {
-    if (required) return Status::Error(fmt::format("config.json: {}.{} is missing", section, key));
+    if (required) return InvalidFormat(fmt::format("config.json: {}.{} is missing", section, key));
     return Status::Ok();
   }
   const json& v = obj[key];
   if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > (int64_t{1} << 30))
-    return Status::Error(fmt::format("config.json: {}.{} must be a non-negative integer, found {}", section, key, v.dump()));
+    return InvalidFormat(fmt::format("config.json: {}.{} must be a non-negative integer, found {}", section, key, v.dump()));
   out = v.get<int>();
   return Status::Ok();
 }
@@ -24,11 +24,11 @@ Status get_int(const json& obj, const char* section, const char* key, int& out, 
 
 Expected<ModelConfig> parse_model_config(const std::string& text) {
   json root = json::parse(text, nullptr, false);
-  if (root.is_discarded() || !root.is_object()) return Status::Error("config.json is not a JSON object");
+  if (root.is_discarded() || !root.is_object()) return InvalidFormat("config.json is not a JSON object");
   const json& th = root.contains("thinker_config") && root["thinker_config"].is_object() ? root["thinker_config"] : root;
   if (!th.contains("audio_config") || !th["audio_config"].is_object() || !th.contains("text_config") ||
       !th["text_config"].is_object())
-    return Status::Error("config.json has no thinker_config.audio_config / text_config: not a Qwen3-ASR config");
+    return InvalidFormat("config.json has no thinker_config.audio_config / text_config: not a Qwen3-ASR config");
   const json& a = th["audio_config"];
   const json& t = th["text_config"];
   ModelConfig c;
@@ -58,7 +58,7 @@ Expected<ModelConfig> parse_model_config(const std::string& text) {
   QASR_RETURN_IF_ERROR(get_int(th, "thinker_config", "audio_token_id", c.audio_token_id, false));
 
   // Consistency: every division the model does must be exact.
-  auto bad = [](const std::string& m) { return Status::Error("config.json: " + m); };
+  auto bad = [](const std::string& m) { return InvalidFormat("config.json: " + m); };
   if (c.audio.d_model == 0 || c.audio.heads == 0 || c.audio.d_model % c.audio.heads != 0 || c.audio.d_model % 2 != 0)
     return bad(fmt::format("audio d_model {} is not divisible by its {} heads (or is odd)", c.audio.d_model, c.audio.heads));
   if (c.audio.n_window == 0 || c.audio.n_window_infer < 2 * c.audio.n_window)

@@ -29,11 +29,11 @@ struct Binder {
     if (!status.ok()) return nullptr;
     auto it = tensors.find(name);
     if (it == tensors.end()) {
-      status = Status::Error(fmt::format("missing tensor '{}' (expected shape {})", name, shape_str(shape)));
+      status = InvalidFormat(fmt::format("missing tensor '{}' (expected shape {})", name, shape_str(shape)));
       return nullptr;
     }
     if (it->second.shape != shape) {
-      status = Status::Error(fmt::format("tensor '{}' has shape {}, expected {} from config.json", name,
+      status = InvalidFormat(fmt::format("tensor '{}' has shape {}, expected {} from config.json", name,
                                          shape_str(it->second.shape), shape_str(shape)));
       return nullptr;
     }
@@ -52,7 +52,7 @@ struct Binder {
     const TensorView* t = get(name, {n});
     if (!t) return nullptr;
     if (is_quantized(t->dtype)) {
-      status = Status::Error(fmt::format("tensor '{}' is {}; vectors must be F32, F16 or BF16", name, dtype_name(t->dtype)));
+      status = InvalidFormat(fmt::format("tensor '{}' is {}; vectors must be F32, F16 or BF16", name, dtype_name(t->dtype)));
       return nullptr;
     }
     auto v = std::make_unique<std::vector<float>>(n);
@@ -150,10 +150,10 @@ Expected<std::shared_ptr<const Model>> Model::load(const std::string& path, cons
     dw.layers.push_back(l);
   }
   dw.norm = b.vec("thinker.model.norm.weight", h);
-  if (!b.status.ok()) return Status::Error(fmt::format("'{}': {}", path, b.status.message()));
+  if (!b.status.ok()) return b.status.annotate("'" + path + "'");
   for (const auto& [name, tv] : m->src_.tensors)
     if (!b.used.count(name))
-      return Status::Error(fmt::format("'{}': unexpected tensor '{}' (not part of a model with this config)", path, name));
+      return InvalidFormat(fmt::format("'{}': unexpected tensor '{}' (not part of a model with this config)", path, name));
 
   // Sinusoid positions per chunk (spec §3.4): inc = ln(10000)/(half − 1).
   const int tokens_per_chunk = static_cast<int>(audio_token_count(a, a.chunk_frames()));

@@ -13,7 +13,7 @@
 #include "model/config.h"
 #include "text/special_tokens.h"
 #include "text/tokenizer.h"
-#include "weights/model_source.h"
+#include "model/source.h"
 
 namespace qasr {
 

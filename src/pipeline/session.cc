@@ -7,9 +7,9 @@
 namespace qasr {
 
 Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> model, const SessionLimits& limits) {
-  if (!model) return Status::Error("no model");
+  if (!model) return InvalidArgument("no model");
   if (limits.max_audio_seconds <= 0 || limits.max_new_tokens <= 0 || limits.max_context_tokens < 0)
-    return Status::Error("session limits must be positive");
+    return InvalidArgument("session limits must be positive");
   std::unique_ptr<Session> s(new Session());
   s->model_ = model;
   s->limits_ = limits;
@@ -21,7 +21,7 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
   s->max_prompt_tokens_ = 32 + limits.max_context_tokens + s->max_audio_tokens_;
   s->max_positions_ = s->max_prompt_tokens_ + limits.max_new_tokens;
   if (s->max_positions_ > t.max_position)
-    return Status::Error(fmt::format("session limits need {} positions but the model supports {}", s->max_positions_,
+    return TooLarge(fmt::format("session limits need {} positions but the model supports {}", s->max_positions_,
                                      t.max_position));
 
   // Lay every buffer out in one reservation.

@@ -76,9 +76,9 @@ Expected<Transcript> transcribe(Session& s, ThreadPool& pool, const Pcm16k& audi
   const TextConfig& tc = m.config().text;
   Transcript r;
   if (o.max_new_tokens < 1 || o.max_new_tokens > s.limits().max_new_tokens)
-    return Status::Error(fmt::format("max_new_tokens must be in [1, {}], got {}", s.limits().max_new_tokens, o.max_new_tokens));
+    return InvalidArgument(fmt::format("max_new_tokens must be in [1, {}], got {}", s.limits().max_new_tokens, o.max_new_tokens));
   if (audio.seconds() > s.limits().max_audio_seconds)
-    return Status::Error(fmt::format("audio is {:.1f} s long; the limit for one pass is {:.0f} s (splitting long audio is not implemented yet)",
+    return TooLarge(fmt::format("audio is {:.1f} s long; the limit for one pass is {:.0f} s (splitting long audio is not implemented yet)",
                                      audio.seconds(), s.limits().max_audio_seconds));
   const double t_start = now_ms();
 
@@ -97,7 +97,7 @@ Expected<Transcript> transcribe(Session& s, ThreadPool& pool, const Pcm16k& audi
   if (!prompt.ok()) return prompt.status();
   const int64_t L = static_cast<int64_t>(prompt->ids.size());
   if (L > s.max_prompt_tokens())
-    return Status::Error(fmt::format("prompt of {} tokens exceeds the session limit of {} (context too long?)", L,
+    return TooLarge(fmt::format("prompt of {} tokens exceeds the session limit of {} (context too long?)", L,
                                      s.max_prompt_tokens()));
   r.prompt_ids = prompt->ids;
   const int64_t h = tc.hidden;

@@ -185,7 +185,7 @@ Expected<Normalizer> Normalizer::create() {
   Normalizer n;
   opencc_t od = opencc_open("s2twp.json");
   if (od == reinterpret_cast<opencc_t>(-1))
-    return Status::Error(fmt::format("cannot load OpenCC's s2twp configuration: {} (is Debian's libopencc data installed?)",
+    return Unavailable(fmt::format("cannot load OpenCC's s2twp configuration: {} (is Debian's libopencc data installed?)",
                                      opencc_error()));
   n.opencc_ = od;
   return n;

@@ -9,7 +9,7 @@ namespace qasr {
 
 Expected<Prompt> build_prompt(const Tokenizer& tok, const SpecialTokens& sp, int32_t n_audio,
                               std::string_view context, std::string_view forced_language) {
-  if (n_audio < 0) return Status::Error("negative audio token count");
+  if (n_audio < 0) return InvalidArgument("negative audio token count");
   const std::string& im_start = tok.token_string(sp.im_start);
   const std::string& im_end = tok.token_string(sp.im_end);
   // Added tokens split the text into independent segments, so encoding the part
@@ -27,7 +27,7 @@ Expected<Prompt> build_prompt(const Tokenizer& tok, const SpecialTokens& sp, int
   p.ids.insert(p.ids.end(), t.begin(), t.end());
   // A context that itself contains <|audio_pad|> would shift the audio rows.
   if (std::count(p.ids.begin(), p.ids.end(), sp.audio_pad) != n_audio)
-    return Status::Error("the context text must not contain the <|audio_pad|> token");
+    return InvalidArgument("the context text must not contain the <|audio_pad|> token");
   return p;
 }
 

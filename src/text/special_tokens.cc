@@ -20,7 +20,7 @@ Expected<SpecialTokens> find_special_tokens(const Tokenizer& tok) {
                {"<asr_text>", &sp.asr_text}};
   for (const Want& w : wants) {
     auto id = tok.find(w.content);
-    if (!id) return Status::Error(fmt::format("tokenizer has no '{}' token; is this a Qwen3-ASR tokenizer?", w.content));
+    if (!id) return InvalidFormat(fmt::format("tokenizer has no '{}' token; is this a Qwen3-ASR tokenizer?", w.content));
     *w.id = *id;
   }
   sp.stop_ids = {sp.im_end, sp.endoftext};
@@ -31,7 +31,7 @@ Status apply_model_configs(SpecialTokens& sp, const std::string& config_json, co
   using nlohmann::json;
   if (!config_json.empty()) {
     json cfg = json::parse(config_json, nullptr, false);
-    if (cfg.is_discarded() || !cfg.is_object()) return Status::Error("config.json is not a JSON object");
+    if (cfg.is_discarded() || !cfg.is_object()) return InvalidFormat("config.json is not a JSON object");
     const json& th = cfg.contains("thinker_config") && cfg["thinker_config"].is_object() ? cfg["thinker_config"] : cfg;
     struct Check {
       const char* key;
@@ -41,22 +41,22 @@ Status apply_model_configs(SpecialTokens& sp, const std::string& config_json, co
     for (const Check& c : checks) {
       if (!th.contains(c.key)) continue;
       if (!th[c.key].is_number_integer() || th[c.key].get<int64_t>() != c.id)
-        return Status::Error(fmt::format("config.json: {} is {} but the tokenizer says {}", c.key, th[c.key].dump(), c.id));
+        return InvalidFormat(fmt::format("config.json: {} is {} but the tokenizer says {}", c.key, th[c.key].dump(), c.id));
     }
   }
   if (!gen_json.empty()) {
     json g = json::parse(gen_json, nullptr, false);
-    if (g.is_discarded() || !g.is_object()) return Status::Error("generation_config.json is not a JSON object");
+    if (g.is_discarded() || !g.is_object()) return InvalidFormat("generation_config.json is not a JSON object");
     if (g.contains("eos_token_id")) {
       const json& e = g["eos_token_id"];
       std::vector<int32_t> ids;
       if (e.is_number_integer()) ids.push_back(e.get<int32_t>());
       else if (e.is_array())
         for (const json& v : e) {
-          if (!v.is_number_integer()) return Status::Error("generation_config.json: eos_token_id holds a non-integer");
+          if (!v.is_number_integer()) return InvalidFormat("generation_config.json: eos_token_id holds a non-integer");
           ids.push_back(v.get<int32_t>());
         }
-      else return Status::Error("generation_config.json: eos_token_id is neither an integer nor a list");
+      else return InvalidFormat("generation_config.json: eos_token_id is neither an integer nor a list");
       if (!ids.empty()) sp.stop_ids = ids;
     }
   }
@@ -73,7 +73,7 @@ Status apply_model_config_files(SpecialTokens& sp, const std::string& dir) {
     QASR_ASSIGN_OR_RETURN(gen, read_file(dir + "/generation_config.json"));
   }
   Status s = apply_model_configs(sp, cfg, gen);
-  if (!s.ok()) return Status::Error(fmt::format("'{}': {}", dir, s.message()));
+  if (!s.ok()) return s.annotate("'" + dir + "'");
   return Status::Ok();
 }
 

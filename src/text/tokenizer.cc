@@ -66,8 +66,8 @@ Expected<Tokenizer> Tokenizer::from_tables(std::vector<std::string> tokens,
   t.n_vocab_entries_ = static_cast<int32_t>(tokens.size());
   int32_t size = t.n_vocab_entries_;
   for (const AddedToken& a : added) {
-    if (a.id < 0 || a.id > (1 << 24)) return Status::Error(fmt::format("tokenizer: added token id {} out of range", a.id));
-    if (a.content.empty()) return Status::Error(fmt::format("tokenizer: added token {} has empty content", a.id));
+    if (a.id < 0 || a.id > (1 << 24)) return InvalidFormat(fmt::format("tokenizer: added token id {} out of range", a.id));
+    if (a.content.empty()) return InvalidFormat(fmt::format("tokenizer: added token {} has empty content", a.id));
     size = std::max(size, a.id + 1);
   }
   t.id_to_token_ = std::move(tokens);
@@ -111,7 +111,7 @@ Expected<Tokenizer> Tokenizer::from_tables(std::vector<std::string> tokens,
     utf8::append(s, bm.to_uni[b]);
     const int32_t* it = t.token_to_id_.find(std::string_view(s));
     if (!it)
-      return Status::Error(fmt::format("tokenizer: vocabulary lacks the byte-level token for byte 0x{:02x}", b));
+      return InvalidFormat(fmt::format("tokenizer: vocabulary lacks the byte-level token for byte 0x{:02x}", b));
     t.byte_to_id_[b] = *it;
   }
   t.merges_.reserve(merges.size());
@@ -123,7 +123,7 @@ Expected<Tokenizer> Tokenizer::from_tables(std::vector<std::string> tokens,
     const int32_t* rr = t.token_to_id_.find(merges[r].second);
     const int32_t* m = t.token_to_id_.find(joined);
     if (!l || !rr || !m)
-      return Status::Error(fmt::format("tokenizer: merge {} ('{} {}') uses tokens missing from the vocabulary", r,
+      return InvalidFormat(fmt::format("tokenizer: merge {} ('{} {}') uses tokens missing from the vocabulary", r,
                                        merges[r].first, merges[r].second));
     uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(*l)) << 32) | static_cast<uint32_t>(*rr);
     t.merges_.put_if_absent(key, static_cast<int32_t>(r), *m);  // first (lowest) rank wins
@@ -145,11 +145,11 @@ Expected<Tokenizer> Tokenizer::load_dir(const std::string& dir) {
   QASR_ASSIGN_OR_RETURN(std::string config_text, read_file(dir + "/tokenizer_config.json"));
   json vocab = json::parse(vocab_text, nullptr, false);
   if (vocab.is_discarded() || !vocab.is_object())
-    return Status::Error(fmt::format("'{}/vocab.json' is not a JSON object", dir));
+    return InvalidFormat(fmt::format("'{}/vocab.json' is not a JSON object", dir));
   std::vector<std::string> tokens;
   for (auto& [k, v] : vocab.items()) {
     if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > (1 << 24))
-      return Status::Error(fmt::format("'{}/vocab.json': token '{}' has an invalid id", dir, k));
+      return InvalidFormat(fmt::format("'{}/vocab.json': token '{}' has an invalid id", dir, k));
     size_t id = v.get<size_t>();
     if (id >= tokens.size()) tokens.resize(id + 1);
     tokens[id] = k;
@@ -168,19 +168,19 @@ Expected<Tokenizer> Tokenizer::load_dir(const std::string& dir) {
     if (line.empty()) continue;
     size_t sp = line.find(' ', 1);
     if (sp == std::string::npos)
-      return Status::Error(fmt::format("'{}/merges.txt': line '{}' is not 'left right'", dir, line));
+      return InvalidFormat(fmt::format("'{}/merges.txt': line '{}' is not 'left right'", dir, line));
     merges.emplace_back(line.substr(0, sp), line.substr(sp + 1));
   }
   json cfg = json::parse(config_text, nullptr, false);
   if (cfg.is_discarded() || !cfg.is_object())
-    return Status::Error(fmt::format("'{}/tokenizer_config.json' is not a JSON object", dir));
+    return InvalidFormat(fmt::format("'{}/tokenizer_config.json' is not a JSON object", dir));
   std::vector<AddedToken> added;
   if (cfg.contains("added_tokens_decoder") && cfg["added_tokens_decoder"].is_object()) {
     for (auto& [k, v] : cfg["added_tokens_decoder"].items()) {
       char* end = nullptr;
       long id = std::strtol(k.c_str(), &end, 10);
       if (end == k.c_str() || *end != '\0' || !v.is_object() || !v.contains("content") || !v["content"].is_string())
-        return Status::Error(fmt::format("'{}/tokenizer_config.json': bad added_tokens_decoder entry '{}'", dir, k));
+        return InvalidFormat(fmt::format("'{}/tokenizer_config.json': bad added_tokens_decoder entry '{}'", dir, k));
       AddedToken a;
       a.id = static_cast<int32_t>(id);
       a.content = v["content"].get<std::string>();
@@ -189,7 +189,7 @@ Expected<Tokenizer> Tokenizer::load_dir(const std::string& dir) {
     }
   }
   auto t = from_tables(std::move(tokens), merges, std::move(added));
-  if (!t.ok()) return Status::Error(fmt::format("'{}': {}", dir, t.error()));
+  if (!t.ok()) return t.status().annotate("'" + dir + "'");
   return t;
 }
 

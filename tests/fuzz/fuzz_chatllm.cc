@@ -2,7 +2,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "weights/chatllm_bin.h"
+#include "formats/chatllm_bin.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto r = qasr::parse_chatllm(data, size, "fuzz");

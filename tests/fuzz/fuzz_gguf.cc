@@ -2,7 +2,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "weights/gguf.h"
+#include "formats/gguf.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto r = qasr::parse_gguf(data, size, "fuzz");

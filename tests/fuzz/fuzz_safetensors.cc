@@ -2,7 +2,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "weights/safetensors.h"
+#include "formats/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto r = qasr::parse_safetensors(data, size, "fuzz");

@@ -8,9 +8,9 @@
 
 #include "model/model.h"
 #include "test_util.h"
-#include "weights/chatllm_bin.h"
-#include "weights/gguf.h"
-#include "weights/safetensors.h"
+#include "formats/chatllm_bin.h"
+#include "formats/gguf.h"
+#include "formats/safetensors.h"
 
 namespace qasr {
 namespace {

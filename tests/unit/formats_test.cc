@@ -11,8 +11,8 @@
 #include "kernels/tensor.h"
 #include "model/model.h"
 #include "test_util.h"
-#include "weights/chatllm_bin.h"
-#include "weights/tensor_names.h"
+#include "formats/chatllm_bin.h"
+#include "formats/tensor_names.h"
 
 namespace qasr {
 namespace {
@@ -111,8 +111,8 @@ TEST(TensorNames, TableRoundTrips) {
 // ---- round trips through `qasr convert` ----
 #include "pipeline/session.h"
 #include "pipeline/transcribe.h"
-#include "weights/convert.h"
-#include "weights/synth.h"
+#include "convert/convert.h"
+#include "convert/synth.h"
 
 namespace qasr {
 namespace {

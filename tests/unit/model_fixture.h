@@ -9,7 +9,7 @@
 #include <string>
 
 #include "test_util.h"
-#include "weights/synth.h"
+#include "convert/synth.h"
 
 namespace qasr::testing {
 

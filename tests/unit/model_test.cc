@@ -8,7 +8,7 @@
 #include "audio/audio.h"
 #include "base/io.h"
 #include "base/utf8.h"
-#include "weights/safetensors.h"
+#include "formats/safetensors.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>

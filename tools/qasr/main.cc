@@ -22,8 +22,8 @@
 #include "pipeline/session.h"
 #include "pipeline/transcribe.h"
 #include "text/languages.h"
-#include "weights/synth.h"
-#include "weights/convert.h"
+#include "convert/synth.h"
+#include "convert/convert.h"
 #include "score/metrics.h"
 #include "bench/switch_bench.h"
 #include "bench/speed_bench.h"
@@ -35,7 +35,7 @@
 #include "score/normalize.h"
 #include "base/io.h"
 #include "base/utf8.h"
-#include "weights/model_source.h"
+#include "model/source.h"
 
 #include <sys/stat.h>
 #include <nlohmann/json.hpp>

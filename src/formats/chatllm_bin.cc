@@ -1,4 +1,4 @@
-#include "weights/chatllm_bin.h"
+#include "formats/chatllm_bin.h"
 
 #include <cstring>
 #include <set>
@@ -41,7 +41,7 @@ class Reader {
 }  // namespace
 
 Expected<ChatllmContent> parse_chatllm(const uint8_t* b, size_t size, const std::string& name) {
-  auto err = [&](const std::string& m) { return Status::Error(fmt::format("'{}': chatllm .bin: {}", name, m)); };
+  auto err = [&](const std::string& m) { return InvalidFormat(fmt::format("'{}': chatllm .bin: {}", name, m)); };
   if (size < 20) return err(fmt::format("file of {} bytes is too short", size));
   if (std::memcmp(b, "ggmm", 4) != 0) return err("bad magic (expected 'ggmm')");
   ChatllmContent c;

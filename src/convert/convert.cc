@@ -1,12 +1,12 @@
-#include "weights/convert.h"
+#include "convert/convert.h"
 
 #include <sys/stat.h>
 
 #include <fmt/format.h>
 
-#include "weights/model_source.h"
-#include "weights/tensor_names.h"
-#include "weights/writers.h"
+#include "model/source.h"
+#include "formats/tensor_names.h"
+#include "convert/writers.h"
 
 namespace qasr {
 
@@ -60,7 +60,7 @@ Expected<ConvertReport> convert_to_gguf(const std::string& src_path, const std::
   ConvertReport rep;
   for (const std::string& name : canonical_tensor_order(src->config, src->separate_lm_head)) {
     auto it = src->tensors.find(name);
-    if (it == src->tensors.end()) return Status::Error(fmt::format("'{}': missing tensor '{}'", src_path, name));
+    if (it == src->tensors.end()) return InvalidFormat(fmt::format("'{}': missing tensor '{}'", src_path, name));
     TensorData td;
     td.canonical = name;
     td.shape = it->second.shape;
@@ -75,7 +75,9 @@ Expected<ConvertReport> convert_to_gguf(const std::string& src_path, const std::
     tensors.push_back(std::move(td));
   }
   rep.n_tensors = tensors.size();
-  QASR_RETURN_IF_ERROR(write_gguf_model(out, meta, tensors));
+  std::vector<std::string> inputs;
+  for (const auto& f : src->files) inputs.push_back(f->path());
+  QASR_RETURN_IF_ERROR(write_gguf_model(out, meta, tensors, inputs));
   return rep;
 }
 

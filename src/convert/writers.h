@@ -38,8 +38,12 @@ struct ModelMeta {
   std::string tokenizer_config_json;  // chatllm meta: tokenizer_config.json
 };
 
-Status write_gguf_model(const std::string& path, const ModelMeta& meta, const std::vector<TensorData>& tensors);
-Status write_chatllm_model(const std::string& path, const ModelMeta& meta, const std::vector<TensorData>& tensors);
+// Both write through AtomicFile (base/io.h): the file appears whole or not at all, and
+// `inputs` (the source's files) are never overwritten.
+Status write_gguf_model(const std::string& path, const ModelMeta& meta, const std::vector<TensorData>& tensors,
+                        const std::vector<std::string>& inputs = {});
+Status write_chatllm_model(const std::string& path, const ModelMeta& meta, const std::vector<TensorData>& tensors,
+                           const std::vector<std::string>& inputs = {});
 
 // The type policy of `qasr convert` (HF source): norms and biases f32, conv kernels
 // f16, a quantized request falls back to f16 for rows not divisible by 32, and the

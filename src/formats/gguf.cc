@@ -1,4 +1,4 @@
-#include "weights/gguf.h"
+#include "formats/gguf.h"
 
 #include <cstring>
 #include <set>
@@ -69,7 +69,7 @@ bool read_scalar(Cursor& c, GgufType t, int64_t* i, double* f) {
 
 Expected<GgufContent> parse_gguf(const uint8_t* bytes, size_t size, const std::string& name) {
   Cursor c(bytes, size);
-  auto err = [&](const std::string& m) { return Status::Error(fmt::format("'{}': GGUF: {}", name, m)); };
+  auto err = [&](const std::string& m) { return InvalidFormat(fmt::format("'{}': GGUF: {}", name, m)); };
   uint32_t magic = 0;
   if (!c.read(&magic) || magic != kMagic) return err("bad magic (not a GGUF file)");
   GgufContent g;
@@ -249,7 +249,7 @@ void GgufWriter::add_tensor(const std::string& name, const std::vector<int64_t>&
   tensors_.push_back({name, shape, type, off, row_bytes(type, n)});
 }
 
-Status GgufWriter::open(const std::string& path) {
+Status GgufWriter::open(const std::string& path, const std::vector<std::string>& inputs) {
   path_ = path;
   std::string h;
   put_u32(h, kMagic);
@@ -268,24 +268,22 @@ Status GgufWriter::open(const std::string& path) {
     put_u64(h, t.offset);
   }
   h.append((32 - h.size() % 32) % 32, '\0');
-  f_ = std::fopen(path.c_str(), "wb");
-  if (!f_) return Status::Error(fmt::format("cannot write '{}': {}", path, std::strerror(errno)));
-  if (std::fwrite(h.data(), 1, h.size(), f_) != h.size()) return Status::Error(fmt::format("cannot write '{}'", path));
-  return Status::Ok();
+  QASR_ASSIGN_OR_RETURN(file_, AtomicFile::create(path, inputs));
+  open_ = true;
+  return file_.write(h);
 }
 
 Status GgufWriter::write_tensor(const void* data, size_t bytes) {
-  if (!f_ || next_ >= tensors_.size()) return Status::Error("GGUF writer: no tensor left to write");
+  if (!open_ || next_ >= tensors_.size()) return Internal("GGUF writer: no tensor left to write");
   const Tensor& t = tensors_[next_];
   if (cur_ + bytes > t.bytes)
-    return Status::Error(fmt::format("GGUF writer: tensor '{}' needs {} bytes, got {}", t.name, t.bytes, cur_ + bytes));
+    return Internal(fmt::format("GGUF writer: tensor '{}' needs {} bytes, got {}", t.name, t.bytes, cur_ + bytes));
   static const char zeros[32] = {};
   if (cur_ == 0 && written_ < t.offset) {
-    if (std::fwrite(zeros, 1, t.offset - written_, f_) != t.offset - written_)
-      return Status::Error(fmt::format("cannot write '{}' (disk full?)", path_));
+    QASR_RETURN_IF_ERROR(file_.write(zeros, t.offset - written_));
     written_ = t.offset;
   }
-  if (bytes && std::fwrite(data, 1, bytes, f_) != bytes) return Status::Error(fmt::format("cannot write '{}' (disk full?)", path_));
+  if (bytes) QASR_RETURN_IF_ERROR(file_.write(data, bytes));
   written_ += bytes;
   cur_ += bytes;
   if (cur_ == t.bytes) {
@@ -296,16 +294,11 @@ Status GgufWriter::write_tensor(const void* data, size_t bytes) {
 }
 
 Status GgufWriter::close() {
-  if (!f_) return Status::Error("GGUF writer: not open");
-  if (next_ != tensors_.size()) return Status::Error(fmt::format("GGUF writer: {} tensors not written", tensors_.size() - next_));
-  int rc = std::fclose(f_);
-  f_ = nullptr;
-  if (rc != 0) return Status::Error(fmt::format("cannot write '{}'", path_));
-  return Status::Ok();
-}
-
-GgufWriter::~GgufWriter() {
-  if (f_) std::fclose(f_);
+  if (!open_) return Internal("GGUF writer: not open");
+  if (next_ != tensors_.size())
+    return Internal(fmt::format("GGUF writer: {} tensors not written", tensors_.size() - next_));
+  open_ = false;
+  return file_.commit();
 }
 
 }  // namespace qasr

@@ -1,4 +1,4 @@
-#include "weights/synth.h"
+#include "convert/synth.h"
 
 #include <sys/stat.h>
 
@@ -14,7 +14,7 @@
 #include "kernels/half.h"
 #include "text/special_tokens.h"
 #include "text/tokenizer.h"
-#include "weights/writers.h"
+#include "convert/writers.h"
 
 #include <algorithm>
 #include <cstring>
@@ -179,18 +179,15 @@ Expected<SynthSpec> synth_preset(const std::string& name) {
     a.d_model = 1024, a.layers = 24, a.heads = 16, a.ffn = 4096, a.conv_channels = 480, a.output_dim = 2048;
     t.hidden = 2048, t.layers = 28, t.heads = 16, t.kv_heads = 8, t.head_dim = 128, t.intermediate = 6144;
   } else {
-    return Status::Error(fmt::format("unknown preset '{}' (tiny, tiny-plain, 0.6b, 1.7b)", name));
+    return InvalidArgument(fmt::format("unknown preset '{}' (tiny, tiny-plain, 0.6b, 1.7b)", name));
   }
   return sp;
 }
 
 Status write_synthetic_hf(const std::string& dir, const SynthSpec& sp, uint64_t seed, const std::string& assets,
                           DType dtype) {
-  if (is_quantized(dtype)) return Status::Error("--format hf takes f32, f16 or bf16 (quantized types need gguf or chatllm)");
-  ::mkdir(dir.c_str(), 0755);
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    return Status::Error(fmt::format("cannot create output folder '{}'", dir));
+  if (is_quantized(dtype)) return InvalidArgument("--format hf takes f32, f16 or bf16 (quantized types need gguf or chatllm)");
+  QASR_RETURN_IF_ERROR(make_dirs(dir));
   const std::string tokdir = assets + "/qwen3-asr-tokenizer", cfgdir = assets + "/qwen3-asr-0.6b";
   for (const char* f : {"vocab.json", "merges.txt", "tokenizer_config.json", "chat_template.json"})
     QASR_RETURN_IF_ERROR(copy_file(tokdir + "/" + f, dir + "/" + f));
@@ -214,12 +211,12 @@ Status write_synthetic_hf(const std::string& dir, const SynthSpec& sp, uint64_t 
   std::string hs = header.dump();
   hs.append((8 - (8 + hs.size()) % 8) % 8, ' ');
   const std::string path = dir + "/model.safetensors";
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "wb"), std::fclose);
-  if (!f) return Status::Error(fmt::format("cannot write '{}'", path));
+  QASR_ASSIGN_OR_RETURN(AtomicFile f, AtomicFile::create(path));
   uint64_t hl = hs.size();
   uint8_t le[8];
   for (int i = 0; i < 8; ++i) le[i] = static_cast<uint8_t>(hl >> (8 * i));
-  bool ok = std::fwrite(le, 1, 8, f.get()) == 8 && std::fwrite(hs.data(), 1, hs.size(), f.get()) == hs.size();
+  QASR_RETURN_IF_ERROR(f.write(le, 8));
+  QASR_RETURN_IF_ERROR(f.write(hs));
   std::vector<float> buf;
   std::vector<uint8_t> bytes;
   const int64_t chunk = int64_t{1} << 20;
@@ -245,11 +242,10 @@ Status write_synthetic_hf(const std::string& dir, const SynthSpec& sp, uint64_t 
           std::memcpy(bytes.data() + 2 * i, &h, 2);
         }
       }
-      ok = ok && std::fwrite(bytes.data(), 1, bytes.size(), f.get()) == bytes.size();
+      QASR_RETURN_IF_ERROR(f.write(bytes.data(), bytes.size()));
     }
   }
-  if (!ok) return Status::Error(fmt::format("cannot write '{}' (disk full?)", path));
-  return Status::Ok();
+  return f.commit();
 }
 
 Status write_synthetic_file(const std::string& path, const SynthSpec& sp, uint64_t seed, const std::string& assets,

@@ -1,4 +1,4 @@
-#include "weights/tensor_names.h"
+#include "formats/tensor_names.h"
 
 #include <cctype>
 #include <cstring>

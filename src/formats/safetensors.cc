@@ -1,4 +1,4 @@
-#include "weights/safetensors.h"
+#include "formats/safetensors.h"
 
 #include <sys/stat.h>
 
@@ -11,22 +11,22 @@ namespace qasr {
 
 Expected<std::vector<TensorView>> parse_safetensors(const uint8_t* bytes, size_t size, const std::string& name) {
   using nlohmann::json;
-  if (size < 8) return Status::Error(fmt::format("'{}': not a safetensors file ({} bytes, too short)", name, size));
+  if (size < 8) return InvalidFormat(fmt::format("'{}': not a safetensors file ({} bytes, too short)", name, size));
   uint64_t hlen = 0;
   for (int i = 7; i >= 0; --i) hlen = (hlen << 8) | bytes[i];
   if (hlen > size - 8 || hlen > (uint64_t{100} << 20))
-    return Status::Error(fmt::format("'{}': safetensors header length {} exceeds the file ({} bytes); truncated or not safetensors",
+    return InvalidFormat(fmt::format("'{}': safetensors header length {} exceeds the file ({} bytes); truncated or not safetensors",
                                      name, hlen, size));
   json h = json::parse(bytes + 8, bytes + 8 + hlen, nullptr, false);
   if (h.is_discarded() || !h.is_object())
-    return Status::Error(fmt::format("'{}': safetensors header is not a JSON object", name));
+    return InvalidFormat(fmt::format("'{}': safetensors header is not a JSON object", name));
   const uint64_t data_start = 8 + hlen, data_size = size - data_start;
   std::vector<TensorView> out;
   for (auto item : h.items()) {
     const std::string& key = item.key();
     const json& v = item.value();
     if (key == "__metadata__") continue;
-    auto err = [&](const std::string& m) { return Status::Error(fmt::format("'{}': tensor '{}': {}", name, key, m)); };
+    auto err = [&](const std::string& m) { return InvalidFormat(fmt::format("'{}': tensor '{}': {}", name, key, m)); };
     if (!v.is_object() || !v.contains("dtype") || !v["dtype"].is_string() || !v.contains("shape") ||
         !v["shape"].is_array() || !v.contains("data_offsets") || !v["data_offsets"].is_array() ||
         v["data_offsets"].size() != 2)
@@ -85,17 +85,17 @@ Expected<SafetensorsSet> open_safetensors_dir(const std::string& dir) {
     QASR_ASSIGN_OR_RETURN(std::string text, read_file(index));
     json j = json::parse(text, nullptr, false);
     if (j.is_discarded() || !j.contains("weight_map") || !j["weight_map"].is_object())
-      return Status::Error(fmt::format("'{}': no weight_map", index));
+      return InvalidFormat(fmt::format("'{}': no weight_map", index));
     for (auto& [k, v] : j["weight_map"].items()) {
-      if (!v.is_string()) return Status::Error(fmt::format("'{}': weight_map entry '{}' is not a file name", index, k));
+      if (!v.is_string()) return InvalidFormat(fmt::format("'{}': weight_map entry '{}' is not a file name", index, k));
       std::string s = v.get<std::string>();
-      if (s.find('/') != std::string::npos) return Status::Error(fmt::format("'{}': shard '{}' is not a plain file name", index, s));
+      if (s.find('/') != std::string::npos) return InvalidFormat(fmt::format("'{}': shard '{}' is not a plain file name", index, s));
       if (std::find(shards.begin(), shards.end(), s) == shards.end()) shards.push_back(s);
     }
   } else if (::stat(single.c_str(), &st) == 0) {
     shards.push_back("model.safetensors");
   } else {
-    return Status::Error(fmt::format("'{}' has neither model.safetensors nor model.safetensors.index.json", dir));
+    return InvalidFormat(fmt::format("'{}' has neither model.safetensors nor model.safetensors.index.json", dir));
   }
   SafetensorsSet set;
   for (const std::string& s : shards) {
@@ -103,7 +103,7 @@ Expected<SafetensorsSet> open_safetensors_dir(const std::string& dir) {
     auto owned = std::make_unique<SafetensorsFile>(std::move(f));
     for (const TensorView& t : owned->tensors) {
       if (!set.by_name.emplace(t.name, t).second)
-        return Status::Error(fmt::format("'{}': tensor '{}' appears in more than one shard", dir, t.name));
+        return InvalidFormat(fmt::format("'{}': tensor '{}' appears in more than one shard", dir, t.name));
     }
     set.files.push_back(std::move(owned));
   }

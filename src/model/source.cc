@@ -1,4 +1,4 @@
-#include "weights/model_source.h"
+#include "model/source.h"
 
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -10,10 +10,10 @@
 #include <nlohmann/json.hpp>
 
 #include "base/io.h"
-#include "weights/chatllm_bin.h"
-#include "weights/gguf.h"
-#include "weights/safetensors.h"
-#include "weights/tensor_names.h"
+#include "formats/chatllm_bin.h"
+#include "formats/gguf.h"
+#include "formats/safetensors.h"
+#include "formats/tensor_names.h"
 
 namespace qasr {
 
@@ -47,9 +47,9 @@ std::vector<std::string> languages_from(const json& cfg) {
 Status finish_tokens(ModelSource& s, const std::string& config_json, const std::string& gen_json) {
   QASR_ASSIGN_OR_RETURN(s.special, find_special_tokens(*s.tokenizer));
   Status st = apply_model_configs(s.special, config_json, gen_json);
-  if (!st.ok()) return Status::Error(fmt::format("'{}': {}", s.path, st.message()));
+  if (!st.ok()) return st.annotate("'" + s.path + "'");
   if (s.config.text.vocab < s.tokenizer->size())
-    return Status::Error(fmt::format("'{}': vocab_size {} is smaller than the tokenizer's {} ids", s.path,
+    return InvalidFormat(fmt::format("'{}': vocab_size {} is smaller than the tokenizer's {} ids", s.path,
                                      s.config.text.vocab, s.tokenizer->size()));
   return Status::Ok();
 }
@@ -60,7 +60,7 @@ Expected<ModelSource> open_hf(const std::string& dir, const SourceOptions& opts)
   s.path = dir;
   QASR_ASSIGN_OR_RETURN(std::string cfg_text, read_file(dir + "/config.json"));
   auto cfg = parse_model_config(cfg_text);
-  if (!cfg.ok()) return Status::Error(fmt::format("'{}': {}", dir, cfg.error()));
+  if (!cfg.ok()) return cfg.status().annotate("'" + dir + "'");
   s.config = *cfg;
   s.support_languages = languages_from(json::parse(cfg_text, nullptr, false));
   s.synthetic = cfg_text.find("qasr_synthetic") != std::string::npos;
@@ -87,7 +87,7 @@ Status add_canonical(ModelSource& s, const std::vector<TensorView>& tensors,
                      std::optional<std::string> (*to_canonical)(const std::string&)) {
   for (const TensorView& t : tensors) {
     auto canon = to_canonical(t.name);
-    if (!canon) return Status::Error(fmt::format("'{}': unknown tensor '{}'", s.path, t.name));
+    if (!canon) return InvalidFormat(fmt::format("'{}': unknown tensor '{}'", s.path, t.name));
     TensorView v = t;
     v.name = *canon;
     s.tensors.emplace(*canon, v);
@@ -100,13 +100,13 @@ Status add_canonical(ModelSource& s, const std::vector<TensorView>& tensors,
 Expected<int64_t> kv_int(const GgufContent& g, const std::string& key, const std::string& path) {
   auto it = g.kv.find(key);
   if (it == g.kv.end() || !it->second.is_int())
-    return Status::Error(fmt::format("'{}': GGUF metadata '{}' is missing or not an integer", path, key));
+    return InvalidFormat(fmt::format("'{}': GGUF metadata '{}' is missing or not an integer", path, key));
   return it->second.i;
 }
 Expected<double> kv_float(const GgufContent& g, const std::string& key, const std::string& path) {
   auto it = g.kv.find(key);
   if (it == g.kv.end() || (it->second.type != GgufType::F32 && it->second.type != GgufType::F64))
-    return Status::Error(fmt::format("'{}': GGUF metadata '{}' is missing or not a float", path, key));
+    return InvalidFormat(fmt::format("'{}': GGUF metadata '{}' is missing or not a float", path, key));
   return it->second.f;
 }
 
@@ -118,7 +118,7 @@ Expected<ModelSource> open_gguf_source(const std::string& path, const SourceOpti
   const GgufContent& g = f.content;
   auto arch = g.kv.find("general.architecture");
   if (arch == g.kv.end() || arch->second.s != "qwen3-asr")
-    return Status::Error(fmt::format("'{}': GGUF architecture is '{}', not 'qwen3-asr'",
+    return InvalidFormat(fmt::format("'{}': GGUF architecture is '{}', not 'qwen3-asr'",
                                      path, arch == g.kv.end() ? "" : arch->second.s));
   const std::string p = "qwen3-asr.";
   struct IntKey {
@@ -139,7 +139,7 @@ Expected<ModelSource> open_gguf_source(const std::string& path, const SourceOpti
   };
   for (const IntKey& k : ints) {
     QASR_ASSIGN_OR_RETURN(int64_t v, kv_int(g, p + k.key, path));
-    if (v < 0 || v > (int64_t{1} << 30)) return Status::Error(fmt::format("'{}': {}{} = {} is out of range", path, p, k.key, v));
+    if (v < 0 || v > (int64_t{1} << 30)) return InvalidFormat(fmt::format("'{}': {}{} = {} is out of range", path, p, k.key, v));
     *k.out = static_cast<int>(v);
   }
   QASR_ASSIGN_OR_RETURN(double eps, kv_float(g, p + "attention.layer_norm_rms_epsilon", path));
@@ -161,7 +161,7 @@ Expected<ModelSource> open_gguf_source(const std::string& path, const SourceOpti
                                 {"vocab_size", s.config.text.vocab}, {"max_position_embeddings", s.config.text.max_position},
                                 {"rms_norm_eps", eps}, {"rope_theta", theta}}}}}};
   auto checked = parse_model_config(cj.dump());
-  if (!checked.ok()) return Status::Error(fmt::format("'{}': GGUF metadata: {}", path, checked.error()));
+  if (!checked.ok()) return checked.status().annotate("'" + path + "': GGUF metadata");
   s.config = *checked;
   if (auto it = g.kv.find(p + "support_languages"); it != g.kv.end()) s.support_languages = it->second.strs;
   if (auto it = g.kv.find("general.name"); it != g.kv.end()) s.synthetic = it->second.s.find("qasr-synthetic") != std::string::npos;
@@ -172,7 +172,7 @@ Expected<ModelSource> open_gguf_source(const std::string& path, const SourceOpti
   auto merges = g.kv.find("tokenizer.ggml.merges");
   if (toks == g.kv.end() || types == g.kv.end() || merges == g.kv.end() || toks->second.elem != GgufType::STRING ||
       merges->second.elem != GgufType::STRING || types->second.ints.size() != toks->second.strs.size())
-    return Status::Error(fmt::format("'{}': GGUF tokenizer (tokens, token_type, merges) is missing or inconsistent", path));
+    return InvalidFormat(fmt::format("'{}': GGUF tokenizer (tokens, token_type, merges) is missing or inconsistent", path));
   std::vector<std::string> vocab;
   std::vector<AddedToken> added;
   for (size_t i = 0; i < toks->second.strs.size(); ++i) {
@@ -188,11 +188,11 @@ Expected<ModelSource> open_gguf_source(const std::string& path, const SourceOpti
   mp.reserve(merges->second.strs.size());
   for (const std::string& m : merges->second.strs) {
     size_t sp = m.size() > 1 ? m.find(' ', 1) : std::string::npos;
-    if (sp == std::string::npos) return Status::Error(fmt::format("'{}': GGUF merge '{}' is not 'left right'", path, m));
+    if (sp == std::string::npos) return InvalidFormat(fmt::format("'{}': GGUF merge '{}' is not 'left right'", path, m));
     mp.emplace_back(m.substr(0, sp), m.substr(sp + 1));
   }
   auto tok = Tokenizer::from_tables(std::move(vocab), mp, std::move(added));
-  if (!tok.ok()) return Status::Error(fmt::format("'{}': {}", path, tok.error()));
+  if (!tok.ok()) return tok.status().annotate("'" + path + "'");
   s.tokenizer = std::make_unique<Tokenizer>(std::move(tok).value());
   json gen = json::object();
   if (auto it = g.kv.find(p + "stop_token_ids"); it != g.kv.end() && !it->second.ints.empty())
@@ -215,10 +215,10 @@ Expected<ModelSource> open_chatllm_source(const std::string& path, const SourceO
   s.path = path;
   json meta = json::parse(c.meta_json, nullptr, false);
   if (meta.is_discarded() || !meta.is_object() || !meta.contains("config.json"))
-    return Status::Error(fmt::format("'{}': chatllm meta JSON is missing or has no config.json", path));
+    return InvalidFormat(fmt::format("'{}': chatllm meta JSON is missing or has no config.json", path));
   const std::string cfg_text = meta["config.json"].dump();
   auto cfg = parse_model_config(cfg_text);
-  if (!cfg.ok()) return Status::Error(fmt::format("'{}': meta config.json: {}", path, cfg.error()));
+  if (!cfg.ok()) return cfg.status().annotate("'" + path + "': meta config.json");
   s.config = *cfg;
   s.support_languages = languages_from(meta["config.json"]);
   s.synthetic = c.meta_json.find("qasr-synthetic") != std::string::npos || c.meta_json.find("qasr_synthetic") != std::string::npos;
@@ -228,7 +228,7 @@ Expected<ModelSource> open_chatllm_source(const std::string& path, const SourceO
   if (k.vocab_size != t.vocab || k.hidden_size != t.hidden || k.num_attention_heads != t.heads ||
       k.num_hidden_layers != t.layers || k.intermediate_size != t.intermediate || k.num_key_value_heads != t.kv_heads ||
       k.head_dim != t.head_dim)
-    return Status::Error(fmt::format(
+    return InvalidFormat(fmt::format(
         "'{}': the config block (vocab {}, hidden {}, heads {}/{}, layers {}, ffn {}, head_dim {}) contradicts the meta "
         "config.json (vocab {}, hidden {}, heads {}/{}, layers {}, ffn {}, head_dim {})",
         path, k.vocab_size, k.hidden_size, k.num_attention_heads, k.num_key_value_heads, k.num_hidden_layers,
@@ -258,7 +258,7 @@ Expected<ModelSource> open_chatllm_source(const std::string& path, const SourceO
     added.push_back({static_cast<int32_t>(i), c.tokens[i], special});
   }
   auto tok = Tokenizer::from_tables(std::move(vocab), c.merges, std::move(added));
-  if (!tok.ok()) return Status::Error(fmt::format("'{}': {}", path, tok.error()));
+  if (!tok.ok()) return tok.status().annotate("'" + path + "'");
   s.tokenizer = std::make_unique<Tokenizer>(std::move(tok).value());
   std::string gen = meta.contains("generation_config.json") ? meta["generation_config.json"].dump() : "";
   QASR_RETURN_IF_ERROR(finish_tokens(s, cfg_text, gen));
@@ -266,7 +266,7 @@ Expected<ModelSource> open_chatllm_source(const std::string& path, const SourceO
     const json& pp = meta["preprocessor_config.json"];
     if (pp.contains("feature_size") && pp["feature_size"].is_number_integer() &&
         pp["feature_size"].get<int>() != s.config.audio.num_mel_bins)
-      return Status::Error(fmt::format("'{}': preprocessor feature_size {} differs from num_mel_bins {}", path,
+      return InvalidFormat(fmt::format("'{}': preprocessor feature_size {} differs from num_mel_bins {}", path,
                                        pp["feature_size"].get<int>(), s.config.audio.num_mel_bins));
   }
   QASR_RETURN_IF_ERROR(add_canonical(s, c.tensors, canonical_from_chatllm));
@@ -279,26 +279,26 @@ Expected<ModelSource> open_chatllm_source(const std::string& path, const SourceO
 
 Expected<ModelSource> open_model_source(const std::string& path, const SourceOptions& opts) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return Status::Error(fmt::format("model '{}' does not exist", path));
-  Expected<ModelSource> s = Status::Error("unreachable");
+  if (::stat(path.c_str(), &st) != 0) return NotFound(fmt::format("model '{}' does not exist", path));
+  Expected<ModelSource> s = InvalidFormat("unreachable");
   if (S_ISDIR(st.st_mode)) {
     s = open_hf(path, opts);
   } else {
     char magic[4] = {0};
     FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) return Status::Error(fmt::format("cannot open model '{}': {}", path, std::strerror(errno)));
+    if (!f) return errno_status(errno, fmt::format("cannot open model '{}'", path));
     size_t n = std::fread(magic, 1, 4, f);
     std::fclose(f);
     if (n == 4 && std::memcmp(magic, "GGUF", 4) == 0) s = open_gguf_source(path, opts);
     else if (n == 4 && std::memcmp(magic, "ggmm", 4) == 0) s = open_chatllm_source(path, opts);
     else
-      return Status::Error(fmt::format("model '{}' is neither a Hugging Face folder, a GGUF file nor a chatllm .bin "
+      return InvalidFormat(fmt::format("model '{}' is neither a Hugging Face folder, a GGUF file nor a chatllm .bin "
                                        "(first bytes are not 'GGUF' or 'ggmm')", path));
   }
   if (s.ok() && opts.mlock)
     for (const auto& f : s->files)
       if (f->size() && ::mlock(f->data(), f->size()) != 0)
-        return Status::Error(fmt::format("cannot mlock '{}' ({} MiB): {} (raise `ulimit -l`?)", f->path(),
+        return InvalidFormat(fmt::format("cannot mlock '{}' ({} MiB): {} (raise `ulimit -l`?)", f->path(),
                                          f->size() >> 20, std::strerror(errno)));
   return s;
 }

@@ -1,4 +1,4 @@
-#include "weights/writers.h"
+#include "convert/writers.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -8,11 +8,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "base/io.h"
 #include "kernels/half.h"
 #include "kernels/quant.h"
-#include "weights/chatllm_bin.h"
-#include "weights/gguf.h"
-#include "weights/tensor_names.h"
+#include "formats/chatllm_bin.h"
+#include "formats/gguf.h"
+#include "formats/tensor_names.h"
 
 namespace qasr {
 namespace {
@@ -36,7 +37,7 @@ Status emit(const TensorData& t, const std::function<Status(const void*, size_t)
   for (int64_t d : t.shape) numel *= d;
   const int64_t cols = t.shape.back(), rows = numel / cols;
   if (is_quantized(t.type) && cols % kQK != 0)
-    return Status::Error(fmt::format("tensor '{}': rows of {} cannot be {}", t.canonical, cols, dtype_name(t.type)));
+    return InvalidArgument(fmt::format("tensor '{}': rows of {} cannot be {}", t.canonical, cols, dtype_name(t.type)));
   if (t.raw && t.raw->dtype == t.type) {
     const uint8_t* p = static_cast<const uint8_t*>(t.raw->data);
     for (size_t off = 0; off < t.raw->nbytes; off += size_t{64} << 20)
@@ -58,7 +59,8 @@ Status emit(const TensorData& t, const std::function<Status(const void*, size_t)
 
 }  // namespace
 
-Status write_gguf_model(const std::string& path, const ModelMeta& m, const std::vector<TensorData>& tensors) {
+Status write_gguf_model(const std::string& path, const ModelMeta& m, const std::vector<TensorData>& tensors,
+                        const std::vector<std::string>& inputs) {
   GgufWriter w;
   const AudioConfig& a = m.config.audio;
   const TextConfig& t = m.config.text;
@@ -110,21 +112,23 @@ Status write_gguf_model(const std::string& path, const ModelMeta& m, const std::
   w.set_bool("tokenizer.ggml.add_bos_token", false);
   for (const TensorData& td : tensors) {
     auto g = gguf_from_canonical(td.canonical);
-    if (!g) return Status::Error(fmt::format("no GGUF name for tensor '{}'", td.canonical));
+    if (!g) return Internal(fmt::format("no GGUF name for tensor '{}'", td.canonical));
     w.add_tensor(*g, td.shape, td.type);
   }
-  QASR_RETURN_IF_ERROR(w.open(path));
+  QASR_RETURN_IF_ERROR(w.open(path, inputs));
   for (const TensorData& td : tensors)
     QASR_RETURN_IF_ERROR(emit(td, [&](const void* d, size_t n) { return w.write_tensor(d, n); }));
   return w.close();
 }
 
-Status write_chatllm_model(const std::string& path, const ModelMeta& m, const std::vector<TensorData>& tensors) {
+Status write_chatllm_model(const std::string& path, const ModelMeta& m, const std::vector<TensorData>& tensors,
+                           const std::vector<std::string>& inputs) {
   using nlohmann::json;
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "wb"), std::fclose);
-  if (!f) return Status::Error(fmt::format("cannot write '{}': {}", path, std::strerror(errno)));
-  bool ok = true;
-  auto put = [&](const void* p, size_t n) { ok = ok && std::fwrite(p, 1, n, f.get()) == n; };
+  QASR_ASSIGN_OR_RETURN(AtomicFile f, AtomicFile::create(path, inputs));
+  Status st = Status::Ok();
+  auto put = [&](const void* p, size_t n) {
+    if (st.ok()) st = f.write(p, n);
+  };
   auto put_i32 = [&](int32_t v) { put(&v, 4); };
   put("ggmm", 4);
   put_i32(1);
@@ -176,29 +180,25 @@ Status write_chatllm_model(const std::string& path, const ModelMeta& m, const st
     put(s.data(), s.size());
   }
   put_i32(-1);
-  const long off_tensors = std::ftell(f.get());
+  const uint64_t off_tensors = f.size();
   for (const TensorData& td : tensors) {
     auto name = chatllm_from_canonical(td.canonical);
-    if (!name) return Status::Error(fmt::format("no chatllm name for tensor '{}'", td.canonical));
+    if (!name) return Internal(fmt::format("no chatllm name for tensor '{}'", td.canonical));
     put_i32(static_cast<int32_t>(name->size()));
     put(name->data(), name->size());
     put_i32(static_cast<int32_t>(td.shape.size()));
     for (int64_t d : td.shape) put_i32(static_cast<int32_t>(d));
     put_i32(ggml_type_of(td.type));
-    const long pos = std::ftell(f.get());
     static const char zeros[16] = {};
-    put(zeros, static_cast<size_t>((16 - pos % 16) % 16));
-    QASR_RETURN_IF_ERROR(emit(td, [&](const void* d, size_t n) {
-      put(d, n);
-      return ok ? Status::Ok() : Status::Error(fmt::format("cannot write '{}' (disk full?)", path));
-    }));
+    put(zeros, static_cast<size_t>((16 - f.size() % 16) % 16));
+    QASR_RETURN_IF_ERROR(st);
+    QASR_RETURN_IF_ERROR(emit(td, [&](const void* d, size_t n) { return f.write(d, n); }));
   }
-  std::fseek(f.get(), 8, SEEK_SET);
-  put_i32(static_cast<int32_t>(off_config));
-  put_i32(static_cast<int32_t>(off_tok));
-  put_i32(static_cast<int32_t>(off_tensors));
-  if (!ok) return Status::Error(fmt::format("cannot write '{}' (disk full?)", path));
-  return Status::Ok();
+  QASR_RETURN_IF_ERROR(st);
+  const int32_t offsets[3] = {static_cast<int32_t>(off_config), static_cast<int32_t>(off_tok),
+                              static_cast<int32_t>(off_tensors)};
+  QASR_RETURN_IF_ERROR(f.pwrite(offsets, sizeof offsets, 8));
+  return f.commit();
 }
 
 Expected<DType> choose_tensor_type(const std::string& canonical, const std::vector<int64_t>& shape, DType requested,
@@ -208,7 +208,7 @@ Expected<DType> choose_tensor_type(const std::string& canonical, const std::vect
   for (const TypeOverride& o : overrides) {
     if (std::regex_search(canonical, o.pattern) || std::regex_search(gguf, o.pattern)) {
       if (is_quantized(o.type) && shape.back() % kQK != 0)
-        return Status::Error(fmt::format("--tensor-type {}: '{}' has rows of {}, which {} cannot hold", o.text,
+        return InvalidArgument(fmt::format("--tensor-type {}: '{}' has rows of {}, which {} cannot hold", o.text,
                                          canonical, shape.back(), dtype_name(o.type)));
       return o.type;
     }
@@ -234,11 +234,11 @@ Expected<std::vector<TypeOverride>> parse_type_overrides(const std::vector<std::
     size_t eq = s.rfind('=');
     DType t;
     if (eq == std::string::npos || !parse_dtype(s.substr(eq + 1), &t))
-      return Status::Error(fmt::format("--tensor-type '{}': expected REGEX=TYPE with TYPE one of f32, f16, bf16, q8_0, q4_0", s));
+      return InvalidArgument(fmt::format("--tensor-type '{}': expected REGEX=TYPE with TYPE one of f32, f16, bf16, q8_0, q4_0", s));
     try {
       out.push_back({std::regex(s.substr(0, eq)), s, t});
     } catch (const std::regex_error& e) {
-      return Status::Error(fmt::format("--tensor-type '{}': bad regular expression: {}", s, e.what()));
+      return InvalidArgument(fmt::format("--tensor-type '{}': bad regular expression: {}", s, e.what()));
     }
   }
   return out;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "base/io.h"
 #include "base/mapped_file.h"
 #include "base/status.h"
 #include "kernels/tensor.h"
@@ -63,12 +64,13 @@ class GgufWriter {
   // shape outermost first.
   void add_tensor(const std::string& name, const std::vector<int64_t>& shape, DType type);
 
-  Status open(const std::string& path);  // writes everything up to the data section
+  // Writes everything up to the data section into a temporary beside `path` (AtomicFile:
+  // the final name appears only at close(); `inputs` may not be overwritten).
+  Status open(const std::string& path, const std::vector<std::string>& inputs = {});
   // Appends bytes of the current tensor (in parts if wanted); once a tensor's
   // byte size is reached, the next one begins.
   Status write_tensor(const void* data, size_t bytes);
   Status close();
-  ~GgufWriter();
 
  private:
   struct Tensor {
@@ -83,7 +85,8 @@ class GgufWriter {
   size_t next_ = 0;
   uint64_t written_ = 0;
   uint64_t cur_ = 0;  // bytes written of the current tensor
-  FILE* f_ = nullptr;
+  AtomicFile file_;
+  bool open_ = false;
   std::string path_;
 };
 
