@@ -3,12 +3,21 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <system_error>
 
 namespace qasr {
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
+ThreadPool::ThreadPool(int n_threads) : n_threads_(std::clamp(n_threads, 1, 1024)) {
   scratch_.resize(static_cast<size_t>(n_threads_) * kScratchSlots);
-  for (int i = 1; i < n_threads_; ++i) threads_.emplace_back([this, i] { worker(i); });
+  for (int i = 1; i < n_threads_; ++i) {
+    try {
+      threads_.emplace_back([this, i] { worker(i); });
+    } catch (const std::system_error&) {
+      // The system gave fewer threads than asked (limits): run with those.
+      n_threads_ = i;
+      break;
+    }
+  }
 }
 
 ThreadPool::~ThreadPool() {
@@ -96,10 +105,12 @@ void ThreadPool::run(int64_t n, int64_t grain, const RangeFn& fn) {
 }
 
 int default_thread_count() {
-  if (const char* env = std::getenv("QASR_THREADS")) {
-    int v = std::atoi(env);
-    if (v > 0) return v;
-  }
+  // QASR_THREADS, or INFERENCE_THREADS (the earlier study's harness reads that one).
+  for (const char* name : {"QASR_THREADS", "INFERENCE_THREADS"})
+    if (const char* env = std::getenv(name)) {
+      const int v = std::atoi(env);
+      if (v > 0) return std::min(v, 1024);
+    }
   unsigned hc = std::thread::hardware_concurrency();
   return hc ? static_cast<int>(hc) : 1;
 }

@@ -67,7 +67,8 @@ class ThreadPool {
   std::atomic<bool> stop_{false};
 };
 
-// Default thread count: QASR_THREADS if set, else the number of cores.
+// Default thread count: QASR_THREADS, else INFERENCE_THREADS, else the number of cores
+// (at most 1024).
 int default_thread_count();
 
 }  // namespace qasr

@@ -13,7 +13,11 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
+
+#include "audio/audio.h"
 #include "base/clock.h"
+#include "base/json.h"
 #include "base/memory.h"
 #include "base/utf8.h"
 #include "bench/child.h"
@@ -81,12 +85,12 @@ void on_end(void*) {}
   if (!realpath(c.audio.c_str(), abs_audio)) fail(fmt::format("cannot open audio '{}'", c.audio));
   const std::string input = std::string("{{audio:") + abs_audio + "}}";
   if (c.trim) trim_heap();
-  send_json_line(out, {{"type", "baseline"}, {"probe", memory_probe_json(read_memory())}});
+  send_json_line(out, {{"type", "baseline"}, {"probe", probe_to_json(make_probe(read_memory()))}});
   for (int it = 0; it < c.iterations; ++it)
     for (size_t mi = 0; mi < c.models.size(); ++mi) {
       json phases;
       send_json_line(out, {{"type", "phase"}, {"iteration", it + 1}, {"model", mi}, {"phase", "load"}});
-      phases["before_load"] = memory_probe_json(read_memory());
+      phases["before_load"] = probe_to_json(make_probe(read_memory()));
       Capture cap;
       void* obj = api.create();
       std::vector<std::string> params = {"-m", c.models[mi], "-n", std::to_string(c.threads), "-t", "0",
@@ -98,18 +102,18 @@ void on_end(void*) {}
       const int rc = api.start(obj, on_print, on_end, &cap);
       const double load_ms = now_ms() - t0;
       if (rc != 0) fail(fmt::format("chatllm_start('{}') returned {}: {}", c.models[mi], rc, cap.errors));
-      phases["after_load"] = memory_probe_json(read_memory());
+      phases["after_load"] = probe_to_json(make_probe(read_memory()));
       cap.t_call = now_ms();
       const int ui = api.user_input(obj, input.c_str());
       const double t_end = now_ms();
       if (ui != 0) fail(fmt::format("chatllm_user_input returned {}: {}", ui, cap.errors));
-      phases["after_inference"] = memory_probe_json(read_memory());
+      phases["after_inference"] = probe_to_json(make_probe(read_memory()));
       send_json_line(out, {{"type", "phase"}, {"iteration", it + 1}, {"model", mi}, {"phase", "unload"}});
       api.destroy(obj);
-      phases["after_unload"] = memory_probe_json(read_memory());
+      phases["after_unload"] = probe_to_json(make_probe(read_memory()));
       if (c.trim) {
         trim_heap();
-        phases["after_trim"] = memory_probe_json(read_memory());
+        phases["after_trim"] = probe_to_json(make_probe(read_memory()));
       }
       const double first = cap.t_first >= 0 ? cap.t_first - cap.t_call : t_end - cap.t_call;
       json metrics = {{"load_ms", load_ms},
@@ -126,7 +130,7 @@ void on_end(void*) {}
 
 }  // namespace
 
-Expected<json> run_chatllm_switch_bench(const SwitchConfig& c, const std::string& lib,
+Expected<SwitchResults> run_chatllm_switch_bench(const SwitchConfig& c, const std::string& lib,
                                         const std::function<void(const std::string&)>& progress) {
   if (c.models.empty()) return InvalidArgument("bench: give at least one --model");
   if (c.mode != "switch") return InvalidArgument("--engine chatllm supports `bench switch` only");
@@ -138,26 +142,25 @@ Expected<json> run_chatllm_switch_bench(const SwitchConfig& c, const std::string
   size_t last_model = 0;
   bool done = false;
   auto st = run_in_child([&](int fd) { child_main(c, lib, fd); }, [&](const std::string& line) {
-    json j = json::parse(line, nullptr, false);
-    if (j.is_discarded()) return;
-    const std::string type = j.value("type", "");
+    // Our own child's lines; still read defensively (a crashing child can cut one short).
+    auto parsed = parse_json(line, "chatllm child report");
+    if (!parsed.ok() || !parsed->is_object()) return;
+    json& j = *parsed;
+    const std::string type = j.contains("type") && j["type"].is_string() ? j["type"].get<std::string>() : "";
+    auto int_of = [&](const char* k) { return j.contains(k) && j[k].is_number_integer() ? j[k].get<int>() : -1; };
     if (type == "baseline") {
       baseline = j["probe"];
     } else if (type == "phase") {
-      last_iter = j["iteration"], last_model = j["model"], last_phase = j["phase"];
+      last_iter = int_of("iteration"), last_model = static_cast<size_t>(int_of("model"));
+      last_phase = j.contains("phase") && j["phase"].is_string() ? j["phase"].get<std::string>() : "?";
     } else if (type == "error") {
-      error = j["message"];
+      error = j.contains("message") && j["message"].is_string() ? j["message"].get<std::string>() : "unknown error";
     } else if (type == "done") {
       done = true;
     } else if (type == "run") {
-      const int it = j["iteration"];
-      const size_t mi = j["model"];
-      const json& ph = j["phases"];
-      const char* last = c.trim ? "after_trim" : "after_unload";
-      if (progress && !c.quiet)
-        progress(fmt::format("iteration {}/{} {} (chatllm): after unload rss {:.0f} MiB, anon {:.2f} MiB", it,
-                             c.iterations, model_label(c.models[mi]), ph[last]["rss_mb"].get<double>(),
-                             ph[last]["rss_anon_mb"].get<double>()));
+      const int it = int_of("iteration"), mi = int_of("model");
+      if (progress && !c.quiet && mi >= 0 && static_cast<size_t>(mi) < c.models.size())
+        progress(fmt::format("iteration {}/{} {} (chatllm)", it, c.iterations, model_label(c.models[mi])));
       runs.push_back(std::move(j));
     }
   });
@@ -176,54 +179,59 @@ Expected<json> run_chatllm_switch_bench(const SwitchConfig& c, const std::string
                                      last_iter, last_model < c.models.size() ? model_label(c.models[last_model]) : "?",
                                      last_phase, hint));
   }
-  json results;
-  json cfg = {{"engine", "chatllm"}, {"chatllm_lib", lib}, {"mode", "switch"}, {"qasr_version", QASR_VERSION},
-              {"audio", {{"path", c.audio}, {"seconds", 0.0}}}, {"reference", c.reference}, {"language", c.language},
-              {"iterations", c.iterations}, {"threads", c.threads}, {"max_new_tokens", c.max_new_tokens},
-              {"trim", c.trim ? "after-unload" : "never"}, {"mlock", false}, {"allocator", c.allocator},
-              {"machine", machine_description()}, {"models", json::array()}};
+  SwitchResults res;
+  res.config = run_config_of(c, "chatllm");
+  res.config.chatllm_lib = lib;
+  res.config.mlock = false;
+  if (auto pcm = load_audio_file(c.audio); pcm.ok()) res.config.audio_seconds = pcm->seconds();
   for (const std::string& m : c.models) {
-    FILE* f = std::fopen(m.c_str(), "rb");
-    long size = 0;
-    if (f) std::fseek(f, 0, SEEK_END), size = std::ftell(f), std::fclose(f);
-    cfg["models"].push_back({{"name", model_label(m)}, {"path", m}, {"format", "chatllm"}, {"bytes", size},
-                             {"random_weights", false}});
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(m, ec);
+    res.config.models.push_back({model_label(m), m, "chatllm", ec ? 0.0 : static_cast<double>(size), false});
   }
-  results["config"] = cfg;
-  results["iterations"] = json::array();
   std::unique_ptr<Normalizer> norm;
   std::string ref_norm;
   if (!c.reference.empty()) {
     auto n = Normalizer::create();
     if (n.ok()) norm = std::make_unique<Normalizer>(std::move(n).value()), ref_norm = norm->normalize(c.reference);
   }
-  if (!baseline.is_null()) results["baseline"] = baseline;
+  if (!baseline.is_null()) {
+    QASR_ASSIGN_OR_RETURN(res.baseline, probe_from_json(baseline));
+  }
   for (const json& j : runs) {
-    const int it = j["iteration"];
-    const size_t mi = j["model"];
-    if (results["iterations"].size() < static_cast<size_t>(it))
-      results["iterations"].push_back({{"iteration", it}, {"models", json::array()}});
+    const int it = j.value("iteration", 0);
+    const size_t mi = j.value("model", size_t{0});
+    if (it < 1 || mi >= c.models.size() || !j.contains("phases") || !j.contains("metrics") || !j.contains("raw") ||
+        !j["raw"].is_string())
+      return Internal("chatllm engine: a malformed report from the child");
+    if (res.iterations.size() < static_cast<size_t>(it)) res.iterations.push_back({it, {}});
+    ModelRun run;
+    run.name = model_label(c.models[mi]);
     const AsrOutput parsed = parse_asr_output(j["raw"].get<std::string>(), c.language);
-    json metrics = j["metrics"];
-    const int64_t chars = static_cast<int64_t>(utf8::to_u32(parsed.text).size());
-    const double dec = metrics["decode_ms"].get<double>();
-    const int64_t ntok = metrics["generated_tokens"].get<int64_t>();
-    metrics["chars"] = chars;
-    metrics["tokens_per_s"] = ntok > 1 && dec > 0 ? json((ntok - 1) / (dec / 1000.0)) : json(nullptr);
-    metrics["chars_per_s"] = chars > 0 && dec > 0 ? json(chars / (dec / 1000.0)) : json(nullptr);
+    run.text = parsed.text;
+    run.language = parsed.language;
+    for (int p = 0; p < kPhaseCount; ++p)
+      if (j["phases"].contains(kPhaseNames[p])) {
+        QASR_ASSIGN_OR_RETURN(run.phases[p], probe_from_json(j["phases"][kPhaseNames[p]]));
+      }
+    const json& mj = j["metrics"];
+    RunMetrics& m = run.metrics;
+    m.load_ms = mj.value("load_ms", 0.0);
+    m.first_token_ms = mj.value("first_token_ms", 0.0);
+    m.decode_ms = mj.value("decode_ms", 0.0);
+    m.total_ms = mj.value("total_ms", 0.0);
+    m.generated_tokens = mj.value("generated_tokens", int64_t{0});
+    m.chars = static_cast<int64_t>(utf8::to_u32(parsed.text).size());
     if (norm) {
       const std::string hn = norm->normalize(parsed.text);
-      metrics["wer"] = word_errors(ref_norm, hn).rate();
-      metrics["cer"] = char_errors(ref_norm, hn).rate();
+      if (auto w = word_errors(ref_norm, hn); w.ok()) m.wer = w->rate();
+      if (auto ce = char_errors(ref_norm, hn); ce.ok()) m.cer = ce->rate();
     }
-    const json& ph = j["phases"];
-    add_memory_metrics(metrics, ph, c.trim);
-    results["iterations"].back()["models"].push_back({{"name", model_label(c.models[mi])}, {"text", parsed.text},
-                                                      {"language", parsed.language}, {"phases", ph},
-                                                      {"metrics", metrics}});
+    finish_run_metrics(run, res.config.audio_seconds, c.trim);
+    res.iterations.back().models.push_back(std::move(run));
   }
-  analyse_switch_results(results, c.warmup);
-  return results;
+  analyse_switch_results(res);
+  return res;
 }
 
 }  // namespace qasr

@@ -16,7 +16,7 @@
 
 namespace qasr {
 
-Expected<nlohmann::json> run_chatllm_switch_bench(const SwitchConfig& cfg, const std::string& lib_path,
+Expected<SwitchResults> run_chatllm_switch_bench(const SwitchConfig& cfg, const std::string& lib_path,
                                                   const std::function<void(const std::string&)>& progress);
 
 }  // namespace qasr

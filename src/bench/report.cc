@@ -8,7 +8,6 @@
 namespace qasr {
 namespace {
 
-using nlohmann::json;
 
 std::string esc(const std::string& s) {
   std::string o;
@@ -32,17 +31,17 @@ struct Point {
   std::string label;
 };
 
-std::string chart(const json& res) {
+std::string chart(const SwitchResults& res) {
   std::vector<Point> pts;
   std::vector<std::string> names;
-  for (const json& m : res["config"]["models"]) names.push_back(m["name"].get<std::string>());
-  for (const json& it : res["iterations"])
-    for (const json& m : it["models"]) {
-      const int mi = static_cast<int>(std::find(names.begin(), names.end(), m["name"].get<std::string>()) - names.begin());
-      for (const char* ph : {"before_load", "after_load", "after_inference", "after_unload", "after_trim"})
-        if (m["phases"].contains(ph))
-          pts.push_back({m["phases"][ph]["rss_anon_mb"].get<double>(), m["phases"][ph]["rss_file_mb"].get<double>(), mi,
-                         fmt::format("iteration {} {} {}", it["iteration"].get<int>(), m["name"].get<std::string>(), ph)});
+  for (const ModelInfo& m : res.config.models) names.push_back(m.name);
+  for (const Iteration& it : res.iterations)
+    for (const ModelRun& m : it.models) {
+      const int mi = static_cast<int>(std::find(names.begin(), names.end(), m.name) - names.begin());
+      for (int ph = 0; ph < kPhaseCount; ++ph)
+        if (m.phases[ph].present)
+          pts.push_back({m.phases[ph].rss_anon_mb, m.phases[ph].rss_file_mb, mi,
+                         fmt::format("iteration {} {} {}", it.iteration, m.name, kPhaseNames[ph])});
     }
   const double W = 960, H = 360, L = 60, R = 20, T = 20, B = 40;
   double ymax = 1;
@@ -83,58 +82,57 @@ std::string chart(const json& res) {
   return s;
 }
 
-std::string num(const json& v, const char* f = "{:.2f}") {
-  return v.is_number() ? fmt::format(fmt::runtime(f), v.get<double>()) : "n/a";
+std::string num(std::optional<double> v, const char* f = "{:.2f}") {
+  return v ? fmt::format(fmt::runtime(f), *v) : "n/a";
 }
 
 }  // namespace
 
-std::string render_html_report(const json& res) {
-  const json& s = res["summary"];
-  const json& cfg = res["config"];
+std::string render_html_report(const SwitchResults& res) {
+  const SwitchSummary& s = res.summary;
+  const RunConfig& cfg = res.config;
   std::string h = R"~(<!doctype html><html><head><meta charset="utf-8"><title>qasr model-switching memory benchmark</title>
 <style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}.verdict{font-size:20px;font-weight:bold}.warn{color:#a00}</style></head><body>)~";
   h += "<h1>Model-switching memory benchmark</h1>";
-  const std::string verdict = s.value("verdict", "?");
-  h += fmt::format(R"~(<p class="verdict" id="verdict">Verdict: {}</p><p>{}</p>)~", esc(verdict), esc(s.value("evidence", "")));
+  h += fmt::format(R"~(<p class="verdict" id="verdict">Verdict: {}</p><p>{}</p>)~", esc(s.verdict), esc(s.evidence));
   bool random = false;
   h += "<p>";
-  for (const json& m : cfg["models"]) {
-    h += fmt::format("Model <b>{}</b>: {} ({}, {:.0f} MB){}<br>", esc(m["name"].get<std::string>()),
-                     esc(m["path"].get<std::string>()), esc(m["format"].get<std::string>()), m["bytes"].get<double>() / 1e6,
-                     m.value("random_weights", false) ? " <span class=warn>random weights</span>" : "");
-    random = random || m.value("random_weights", false);
+  for (const ModelInfo& m : cfg.models) {
+    h += fmt::format("Model <b>{}</b>: {} ({}, {:.0f} MB){}<br>", esc(m.name), esc(m.path), esc(m.format), m.bytes / 1e6,
+                     m.random_weights ? " <span class=warn>random weights</span>" : "");
+    random = random || m.random_weights;
   }
   h += fmt::format("Audio: {} ({:.2f} s) · iterations {} · threads {} · mode {} · trim {} · allocator {} · machine {} ({} cores) · qasr {}</p>",
-                   esc(cfg["audio"]["path"].get<std::string>()), cfg["audio"]["seconds"].get<double>(),
-                   cfg["iterations"].get<int>(), cfg["threads"].get<int>(), esc(cfg.value("mode", "")),
-                   esc(cfg.value("trim", "")), esc(cfg.value("allocator", "")), esc(cfg["machine"].value("cpu", "?")),
-                   cfg["machine"].value("cores", 0), esc(cfg.value("qasr_version", "")));
+                   esc(cfg.audio_path), cfg.audio_seconds, cfg.iterations, cfg.threads, esc(cfg.mode),
+                   cfg.trim ? "after-unload" : "never", esc(cfg.allocator), esc(cfg.machine.value("cpu", "?")),
+                   cfg.machine.value("cores", 0), esc(cfg.qasr_version));
   if (random) h += "<p class=warn>Random-weight models: WER/CER and transcripts are meaningless; memory and timings are real.</p>";
   h += "<h2>Memory timeline</h2>" + chart(res);
   h += fmt::format("<p>Slope of anonymous memory after unload: {} MiB/iteration, 95% CI [{}, {}]; warm-up {} iteration(s); peak RSS {} MiB; baseline anon {} MiB.</p>",
-                   num(s["slope_mb_per_iter"], "{:+.4f}"), num(s["slope_ci95_mb_per_iter"][0], "{:+.4f}"),
-                   num(s["slope_ci95_mb_per_iter"][1], "{:+.4f}"), s.value("warmup_iterations", 0),
-                   num(s["peak_rss_mb"], "{:.1f}"), num(s["baseline_anon_mb"]));
+                   num(s.slope_mb_per_iter, "{:+.4f}"), num(s.ci_low, "{:+.4f}"), num(s.ci_high, "{:+.4f}"),
+                   s.warmup_iterations, num(s.peak_rss_mb, "{:.1f}"), num(s.baseline_anon_mb));
   h += "<h2>Per model</h2><table><tr><th>metric</th>";
-  for (auto& [name, m] : s["per_model"].items()) h += "<th>" + esc(name) + "</th>";
+  for (const auto& [name, m] : s.per_model) h += "<th>" + esc(name) + "</th>";
   h += "</tr>";
   const std::pair<const char*, const char*> rows[] = {
-      {"load (ms)", "avg_load_ms"}, {"load overhead, anon (MB)", "avg_load_overhead_anon_mb"},
-      {"resident overhead, RSS (MB)", "avg_resident_overhead_rss_mb"}, {"unload release, anon (MB)", "avg_unload_release_anon_mb"},
-      {"net leak per switch, anon (MB)", "avg_net_leak_anon_mb"}, {"net leak per switch, RSS (MB)", "avg_net_leak_rss_mb"},
-      {"peak RSS (MB)", "peak_rss_mb"}, {"time to first token (ms)", "avg_first_token_ms"}, {"tokens/s (decode)", "avg_tokens_per_s"},
-      {"chars/s (decode)", "avg_chars_per_s"}, {"real-time factor", "avg_rtf"}, {"WER (fraction)", "avg_wer"}, {"CER (fraction)", "avg_cer"}};
+      {"load (ms)", "load_ms"}, {"load overhead, anon (MB)", "load_overhead_anon_mb"},
+      {"resident overhead, RSS (MB)", "resident_overhead_rss_mb"}, {"unload release, anon (MB)", "unload_release_anon_mb"},
+      {"net leak per switch, anon (MB)", "net_leak_anon_mb"}, {"net leak per switch, RSS (MB)", "net_leak_rss_mb"},
+      {"peak RSS (MB)", "peak_rss_mb"}, {"time to first token (ms)", "first_token_ms"}, {"tokens/s (decode)", "tokens_per_s"},
+      {"chars/s (decode)", "chars_per_s"}, {"real-time factor", "rtf"}, {"WER (fraction)", "wer"}, {"CER (fraction)", "cer"}};
   for (const auto& [label, key] : rows) {
     h += std::string("<tr><td>") + label + "</td>";
-    for (auto& [name, m] : s["per_model"].items()) h += "<td>" + num(m[key]) + "</td>";
+    for (const auto& [name, m] : s.per_model) {
+      auto it = m.avg.find(key);
+      h += "<td>" + num(std::string(key) == "peak_rss_mb" ? std::optional<double>(m.peak_rss_mb)
+                        : it == m.avg.end() ? std::nullopt : it->second) + "</td>";
+    }
     h += "</tr>";
   }
   h += "</table><h2>10-iteration blocks</h2><table id=blocks><tr><th>block</th><th>iterations</th><th>avg anon (MB)</th><th>avg RSS (MB)</th><th>trend</th></tr>";
-  for (const json& b : s.value("blocks", json::array()))
-    h += fmt::format("<tr><td>{}</td><td>{}–{}</td><td>{:.2f}</td><td>{:.1f}</td><td>{}</td></tr>", b["block"].get<int>(),
-                     b["first"].get<int>(), b["last"].get<int>(), b["mean_anon_mb"].get<double>(),
-                     b["mean_rss_mb"].get<double>(), esc(b["trend"].get<std::string>()));
+  for (const SummaryBlock& b : s.blocks)
+    h += fmt::format("<tr><td>{}</td><td>{}–{}</td><td>{:.2f}</td><td>{:.1f}</td><td>{}</td></tr>", b.block, b.first,
+                     b.last, b.mean_anon_mb, b.mean_rss_mb, esc(b.trend));
   h += "</table></body></html>\n";
   return h;
 }

@@ -5,10 +5,10 @@
 
 #include <string>
 
-#include <nlohmann/json.hpp>
+#include "bench/switch_results.h"
 
 namespace qasr {
 
-std::string render_html_report(const nlohmann::json& results);
+std::string render_html_report(const SwitchResults& results);
 
 }  // namespace qasr

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "base/clock.h"
+#include "base/json.h"
 #include "audio/audio.h"
 #include "base/memory.h"
 #include "base/thread_pool.h"
@@ -62,13 +63,13 @@ Work count_work(const Model& m, int64_t mel_frames, int64_t prompt_tokens) {
   };
   const Mat* convs[3] = {&ew.conv1, &ew.conv2, &ew.conv3};
   for (int i = 0; i < 3; ++i) {
-    H = (H + 1) / 2, W = (W + 1) / 2;
+    H = conv_out_len(H), W = conv_out_len(W);
     for (int64_t c = 0; c < n_chunks; ++c) mm(&w.encoder_flop, &w.encoder_int8_flop, H * W, *convs[i]);
   }
   for (int64_t c = 0; c < n_chunks; ++c) mm(&w.encoder_flop, &w.encoder_int8_flop, W, ew.conv_out);
   const int64_t N = audio_token_count(a, mel_frames);
   w.audio_tokens = N;
-  const int64_t win = ((((L + 1) / 2 + 1) / 2 + 1) / 2) * (a.n_window_infer / chunk);
+  const int64_t win = a.window_tokens(L);
   double attn = 0;
   for (int64_t s0 = 0; s0 < N; s0 += win) {
     const double n = static_cast<double>(std::min(N, s0 + win) - s0);
@@ -96,21 +97,19 @@ Work count_work(const Model& m, int64_t mel_frames, int64_t prompt_tokens) {
 
 // The qasr child: load once, one warm-up, `runs` timed transcriptions.
 [[noreturn]] void qasr_child(const SpeedConfig& c, const std::string& model_path, int threads, double audio_s, int fd) {
-  auto fail = [&](const std::string& m) {
-    send_json_line(fd, {{"error", m}});
+  auto fail = [&](const Status& st) {
+    send_json_line(fd, {{"error", st.message()}, {"code", static_cast<int>(st.code())}});
     _exit(3);
   };
   ThreadPool pool(threads);
   ops::warm_up(pool);
   const double t0 = now_ms();
   auto model = Model::load(model_path);
-  if (!model.ok()) fail(model.error());
+  if (!model.ok()) fail(model.status());
   const double load_ms = now_ms() - t0;
-  SessionLimits lim;
-  lim.max_audio_seconds = std::max(30.0, audio_s + 1);
-  lim.max_new_tokens = c.max_new_tokens;
+  const SessionLimits lim = SessionLimits::for_audio(audio_s, c.max_new_tokens);
   auto session = Session::create(*model, lim);
-  if (!session.ok()) fail(session.error());
+  if (!session.ok()) fail(session.status());
   TranscribeOptions o;
   o.language = c.language;
   o.max_new_tokens = c.max_new_tokens;
@@ -120,10 +119,10 @@ Work count_work(const Model& m, int64_t mel_frames, int64_t prompt_tokens) {
   for (int r = 0; r <= c.runs; ++r) {
     const double ta = now_ms();
     auto pcm = load_audio_file(c.audio);
-    if (!pcm.ok()) fail(pcm.error());
+    if (!pcm.ok()) fail(pcm.status());
     const double audio_ms = now_ms() - ta;
     auto t = transcribe(**session, pool, *pcm, o);
-    if (!t.ok()) fail(t.error());
+    if (!t.ok()) fail(t.status());
     if (r == 0) {
       work = count_work(**model, static_cast<int64_t>(pcm->samples.size() / 160),
                         static_cast<int64_t>(t->prompt_ids.size()));
@@ -153,10 +152,16 @@ Expected<json> run_qasr_child(const SpeedConfig& c, const std::string& model, in
   auto status = run_in_child([&](int fd) { qasr_child(c, model, threads, audio_s, fd); },
                              [&](const std::string& line) { out += line; });
   if (!status.ok()) return status.status();
-  json j = json::parse(out, nullptr, false);
-  if (j.is_discarded() || !j.is_object())
+  auto parsed = parse_json(out, "qasr child");
+  if (!parsed.ok() || !parsed->is_object())
     return Internal(fmt::format("qasr child for '{}' ended without a result (status {})", model, *status));
-  if (j.contains("error")) return InvalidArgument(j["error"].get<std::string>());
+  json& j = *parsed;
+  if (j.contains("error")) {
+    const int code = j.value("code", static_cast<int>(StatusCode::kInternal));
+    return Status(code > 0 && code <= static_cast<int>(StatusCode::kInternal) ? static_cast<StatusCode>(code)
+                                                                                : StatusCode::kInternal,
+                  j["error"].is_string() ? j["error"].get<std::string>() : "error");
+  }
   return j;
 }
 
@@ -302,15 +307,16 @@ Expected<json> run_speed_bench(const SpeedConfig& c, const std::function<void(co
       json runs = json::array();
       double hwm = 0;
       std::vector<double> loads;
-      const json& its = (*r)["iterations"];
+      const std::vector<Iteration>& its = r->iterations;
       for (size_t i = 0; i < its.size(); ++i) {
-        const json& mm = its[i]["models"][0];
-        hwm = std::max(hwm, mm["phases"]["after_inference"]["hwm_mb"].get<double>());
+        if (its[i].models.empty()) continue;
+        const ModelRun& mm = its[i].models[0];
+        hwm = std::max(hwm, mm.phases[kAfterInference].hwm_mb);
         if (i == 0) continue;  // warm-up
-        const json& m = mm["metrics"];
-        loads.push_back(m["load_ms"].get<double>());
-        runs.push_back({{"first_token_ms", m["first_token_ms"]}, {"decode_ms", m["decode_ms"]},
-                        {"after_load_ms", m["total_ms"]}, {"generated_tokens", m["generated_tokens"]}});
+        const RunMetrics& m = mm.metrics;
+        loads.push_back(m.load_ms);
+        runs.push_back({{"first_token_ms", m.first_token_ms}, {"decode_ms", m.decode_ms}, {"after_load_ms", m.total_ms},
+                        {"generated_tokens", m.generated_tokens}});
       }
       add_ms_per_token(runs);
       json e = {{"threads", c.threads[0]}, {"load_ms", summarize(loads).median}, {"hwm_mb", hwm}, {"runs", runs},

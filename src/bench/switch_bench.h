@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/status.h"
+#include "bench/switch_results.h"
 
 namespace qasr {
 
@@ -32,28 +33,26 @@ struct SwitchConfig {
   bool quiet = false;
 };
 
-struct MemoryProbe;
-// The memory fields of one probe, as the results JSON stores them (MiB).
-nlohmann::json memory_probe_json(const MemoryProbe& m);
 // The machine description stored in results' config.
 nlohmann::json machine_description();
 
 // "qwen3-asr-0.6b-q4_0" from ".../qwen3-asr-0.6b-q4_0.bin".
 std::string model_label(const std::string& path);
-// The study's derived memory metrics (load overhead, resident overhead, unload
-// release, net leak; on RssAnon and on RSS) from one run's phases, added to `metrics`.
-void add_memory_metrics(nlohmann::json& metrics, const nlohmann::json& phases, bool trimmed);
+
+// The RunConfig of a run of `cfg` (models described by the caller).
+RunConfig run_config_of(const SwitchConfig& cfg, const std::string& engine);
 
 // Runs the benchmark; `progress` receives a live status line (may be empty).
-Expected<nlohmann::json> run_switch_bench(const SwitchConfig& cfg, const std::function<void(const std::string&)>& progress);
+Expected<SwitchResults> run_switch_bench(const SwitchConfig& cfg,
+                                         const std::function<void(const std::string&)>& progress);
 
-// Adds `summary` (per model, overall, blocks, warm-up, plateau, slope, verdict)
-// to a results document that has `config`, `baseline` and `iterations`.
-void analyse_switch_results(nlohmann::json& results, int warmup_override);
+// Fills `summary` (per model, overall, blocks, warm-up, plateau, slope, verdict) from
+// config, baseline and iterations; res.config.warmup ≥ 0 overrides the detection.
+void analyse_switch_results(SwitchResults& res);
 
 // Console tables laid out like the earlier study's summary.
-std::string format_switch_summary(const nlohmann::json& results);
+std::string format_switch_summary(const SwitchResults& results);
 // One CSV row per (iteration, model, phase).
-std::string format_switch_csv(const nlohmann::json& results);
+std::string format_switch_csv(const SwitchResults& results);
 
 }  // namespace qasr

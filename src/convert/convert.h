@@ -3,6 +3,7 @@
 // sources follow the type policy in writers.h.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@ namespace qasr {
 struct ConvertOptions {
   DType type = DType::Q8_0;
   std::vector<std::string> tensor_types;  // REGEX=TYPE overrides
+  std::function<void(size_t, size_t)> progress;  // (tensors written, tensors in all)
 };
 
 struct ConvertReport {
@@ -22,9 +24,5 @@ struct ConvertReport {
 };
 
 Expected<ConvertReport> convert_to_gguf(const std::string& src, const std::string& out, const ConvertOptions& opts);
-
-// Canonical tensor names of a model with this config, in file order.
-struct ModelConfig;
-std::vector<std::string> canonical_tensor_order(const ModelConfig& config, bool with_lm_head);
 
 }  // namespace qasr

@@ -15,6 +15,7 @@
 #include "text/special_tokens.h"
 #include "text/tokenizer.h"
 #include "convert/writers.h"
+#include "model/tensor_specs.h"
 
 #include <algorithm>
 #include <cstring>
@@ -58,60 +59,30 @@ void fill_planned(const Planned& p, Rng& rng, float* out, int64_t n) {
                                         : (p.scale < 0 ? -p.scale * (1.0f + 0.1f * rng.normal()) : 1.0f + p.scale * rng.normal());
 }
 
+bool ends_with(const std::string& s, const char* suffix) {
+  const size_t n = std::strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+// How each tensor of the model (model/tensor_specs.h, in file order) is initialised.
 std::vector<Planned> plan_tensors(const SynthSpec& sp) {
-  const AudioConfig& a = sp.config.audio;
-  const TextConfig& t = sp.config.text;
-  const int64_t C = a.conv_channels, d = a.d_model, F = a.freq_after_conv(), h = t.hidden, hd = t.head_dim;
+  const int64_t C = sp.config.audio.conv_channels;
+  const float cs = 0.1f * sp.conv_scale, as = 0.02f * sp.enc_attn_scale;
+  const bool aligner = sp.config.kind == ModelKind::kForcedAligner;
   std::vector<Planned> p;
-  const std::string ap = "thinker.audio_tower.";
-  const float cs = 0.1f * sp.conv_scale;
-  p.push_back({ap + "conv2d1.weight", {C, 1, 3, 3}, Planned::kNormal, cs * 3});
-  p.push_back({ap + "conv2d1.bias", {C}, Planned::kNormal, 0.02f});
-  p.push_back({ap + "conv2d2.weight", {C, C, 3, 3}, Planned::kNormal, cs / std::sqrt(static_cast<float>(C))});
-  p.push_back({ap + "conv2d2.bias", {C}, Planned::kNormal, 0.02f});
-  p.push_back({ap + "conv2d3.weight", {C, C, 3, 3}, Planned::kNormal, cs / std::sqrt(static_cast<float>(C))});
-  p.push_back({ap + "conv2d3.bias", {C}, Planned::kNormal, 0.02f});
-  p.push_back({ap + "conv_out.weight", {d, C * F}, Planned::kNormal, 0.02f});
-  for (int i = 0; i < a.layers; ++i) {
-    const std::string l = ap + fmt::format("layers.{}.", i);
-    const float as = 0.02f * sp.enc_attn_scale;
-    for (const char* n : {"q_proj", "k_proj", "v_proj", "out_proj"}) {
-      p.push_back({l + "self_attn." + n + ".weight", {d, d}, Planned::kNormal, as});
-      p.push_back({l + "self_attn." + n + ".bias", {d}, Planned::kNormal, 0.02f});
-    }
-    p.push_back({l + "self_attn_layer_norm.weight", {d}, Planned::kOnes, 0.1f});
-    p.push_back({l + "self_attn_layer_norm.bias", {d}, Planned::kNormal, 0.02f});
-    p.push_back({l + "fc1.weight", {a.ffn, d}, Planned::kNormal, 0.02f});
-    p.push_back({l + "fc1.bias", {a.ffn}, Planned::kNormal, 0.02f});
-    p.push_back({l + "fc2.weight", {d, a.ffn}, Planned::kNormal, 0.02f});
-    p.push_back({l + "fc2.bias", {d}, Planned::kNormal, 0.02f});
-    p.push_back({l + "final_layer_norm.weight", {d}, Planned::kOnes, 0.1f});
-    p.push_back({l + "final_layer_norm.bias", {d}, Planned::kNormal, 0.02f});
+  for (TensorSpec& t : model_tensor_specs(sp.config, sp.write_lm_head)) {
+    const std::string& n = t.name;
+    Planned pl{n, t.shape, Planned::kNormal, 0.02f};
+    const bool encoder_attn = n.find("audio_tower.layers.") != std::string::npos && n.find(".self_attn.") != std::string::npos;
+    if (n == "thinker.audio_tower.conv2d1.weight") pl.scale = cs * 3;
+    else if (ends_with(n, "conv2d2.weight") || ends_with(n, "conv2d3.weight")) pl.scale = cs / std::sqrt(static_cast<float>(C));
+    else if (encoder_attn && ends_with(n, ".weight")) pl.scale = as;
+    else if (ends_with(n, "q_norm.weight") || ends_with(n, "k_norm.weight")) pl = {n, t.shape, Planned::kOnes, -sp.qk_norm_scale};
+    else if (t.is_vector() && (ends_with(n, "norm.weight") || ends_with(n, "ln_post.weight"))) pl = {n, t.shape, Planned::kOnes, 0.1f};
+    // The ASR lm_head duplicates the embedding (as in real checkpoints); the aligner's is its own head.
+    else if (n == "thinker.lm_head.weight" && !aligner) pl.scale = 0.0f;
+    p.push_back(std::move(pl));
   }
-  p.push_back({ap + "ln_post.weight", {d}, Planned::kOnes, 0.1f});
-  p.push_back({ap + "ln_post.bias", {d}, Planned::kNormal, 0.02f});
-  p.push_back({ap + "proj1.weight", {d, d}, Planned::kNormal, 0.02f});
-  p.push_back({ap + "proj1.bias", {d}, Planned::kNormal, 0.02f});
-  p.push_back({ap + "proj2.weight", {a.output_dim, d}, Planned::kNormal, 0.02f});
-  p.push_back({ap + "proj2.bias", {a.output_dim}, Planned::kNormal, 0.02f});
-  p.push_back({"thinker.model.embed_tokens.weight", {t.vocab, h}, Planned::kNormal, 0.02f});
-  for (int i = 0; i < t.layers; ++i) {
-    const std::string l = fmt::format("thinker.model.layers.{}.", i);
-    p.push_back({l + "input_layernorm.weight", {h}, Planned::kOnes, 0.1f});
-    p.push_back({l + "post_attention_layernorm.weight", {h}, Planned::kOnes, 0.1f});
-    p.push_back({l + "self_attn.q_proj.weight", {t.heads * hd, h}, Planned::kNormal, 0.02f});
-    p.push_back({l + "self_attn.k_proj.weight", {t.kv_heads * hd, h}, Planned::kNormal, 0.02f});
-    p.push_back({l + "self_attn.v_proj.weight", {t.kv_heads * hd, h}, Planned::kNormal, 0.02f});
-    p.push_back({l + "self_attn.o_proj.weight", {h, t.heads * hd}, Planned::kNormal, 0.02f});
-    // Norm weights ~ scale·(1 ± 0.1): a large scale sharpens attention.
-    p.push_back({l + "self_attn.q_norm.weight", {hd}, Planned::kOnes, -sp.qk_norm_scale});
-    p.push_back({l + "self_attn.k_norm.weight", {hd}, Planned::kOnes, -sp.qk_norm_scale});
-    p.push_back({l + "mlp.gate_proj.weight", {t.intermediate, h}, Planned::kNormal, 0.02f});
-    p.push_back({l + "mlp.up_proj.weight", {t.intermediate, h}, Planned::kNormal, 0.02f});
-    p.push_back({l + "mlp.down_proj.weight", {h, t.intermediate}, Planned::kNormal, 0.02f});
-  }
-  p.push_back({"thinker.model.norm.weight", {h}, Planned::kOnes, 0.1f});
-  if (sp.write_lm_head) p.push_back({"thinker.lm_head.weight", {t.vocab, h}, Planned::kNormal, 0.0f});
   return p;
 }
 
@@ -185,7 +156,7 @@ Expected<SynthSpec> synth_preset(const std::string& name) {
 }
 
 Status write_synthetic_hf(const std::string& dir, const SynthSpec& sp, uint64_t seed, const std::string& assets,
-                          DType dtype) {
+                          DType dtype, const SynthProgress& progress) {
   if (is_quantized(dtype)) return InvalidArgument("--format hf takes f32, f16 or bf16 (quantized types need gguf or chatllm)");
   QASR_RETURN_IF_ERROR(make_dirs(dir));
   const std::string tokdir = assets + "/qwen3-asr-tokenizer", cfgdir = assets + "/qwen3-asr-0.6b";
@@ -225,7 +196,7 @@ Status write_synthetic_hf(const std::string& dir, const SynthSpec& sp, uint64_t 
     const Planned& p = plan[ti];
     if (p.name == "thinker.model.embed_tokens.weight") embed_index = ti;
     // lm_head duplicates the embedding, as in real checkpoints: same seed, same values.
-    const bool dup = p.name == "thinker.lm_head.weight";
+    const bool dup = p.name == "thinker.lm_head.weight" && sp.config.kind == ModelKind::kAsr;
     Rng rng{tensor_seed(seed, dup ? embed_index : ti)};
     const Planned& src = dup ? plan[embed_index] : p;
     int64_t n = 1;
@@ -244,12 +215,13 @@ Status write_synthetic_hf(const std::string& dir, const SynthSpec& sp, uint64_t 
       }
       QASR_RETURN_IF_ERROR(f.write(bytes.data(), bytes.size()));
     }
+    if (progress) progress(ti + 1, plan.size());
   }
   return f.commit();
 }
 
 Status write_synthetic_file(const std::string& path, const SynthSpec& sp, uint64_t seed, const std::string& assets,
-                            bool chatllm, DType dtype) {
+                            bool chatllm, DType dtype, const SynthProgress& progress) {
   QASR_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::load_dir(assets + "/qwen3-asr-tokenizer"));
   ModelMeta meta;
   meta.config = sp.config;
@@ -259,6 +231,7 @@ Status write_synthetic_file(const std::string& path, const SynthSpec& sp, uint64
   QASR_ASSIGN_OR_RETURN(nlohmann::json langs, real_languages(assets));
   for (const auto& l : langs) meta.languages.push_back(l.get<std::string>());
   meta.name = "qasr-synthetic (random weights)";
+  meta.progress = progress;
   meta.config_json = config_json(sp, langs).dump();
   QASR_ASSIGN_OR_RETURN(meta.tokenizer_config_json, read_file(assets + "/qwen3-asr-tokenizer/tokenizer_config.json"));
   std::vector<Planned> plan = plan_tensors(sp);
@@ -267,7 +240,7 @@ Status write_synthetic_file(const std::string& path, const SynthSpec& sp, uint64
   for (size_t ti = 0; ti < plan.size(); ++ti) {
     const Planned& p = plan[ti];
     if (p.name == "thinker.model.embed_tokens.weight") embed_index = ti;
-    const bool dup = p.name == "thinker.lm_head.weight";
+    const bool dup = p.name == "thinker.lm_head.weight" && sp.config.kind == ModelKind::kAsr;
     if (dup && !chatllm) continue;  // GGUF: tied output, no copy
     TensorData td;
     td.canonical = p.name;

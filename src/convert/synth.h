@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "base/status.h"
@@ -29,11 +30,13 @@ Expected<SynthSpec> synth_preset(const std::string& name);
 
 // Writes a Hugging Face folder (safetensors in f32, f16 or bf16). `asset_dir` holds
 // qwen3-asr-tokenizer/ and qwen3-asr-0.6b/.
+// `progress` (may be empty) is called after each tensor: (tensors done, tensors in all).
+using SynthProgress = std::function<void(size_t, size_t)>;
 Status write_synthetic_hf(const std::string& dir, const SynthSpec& spec, uint64_t seed, const std::string& asset_dir,
-                          DType dtype = DType::BF16);
+                          DType dtype = DType::BF16, const SynthProgress& progress = {});
 // Writes one GGUF file, or a chatllm.cpp .bin (chatllm's own type policy and an
 // untied lm_head holding the embedding's values, as its converter writes).
 Status write_synthetic_file(const std::string& path, const SynthSpec& spec, uint64_t seed, const std::string& asset_dir,
-                            bool chatllm, DType dtype);
+                            bool chatllm, DType dtype, const SynthProgress& progress = {});
 
 }  // namespace qasr

@@ -12,6 +12,7 @@
 #include "kernels/half.h"
 #include "kernels/quant.h"
 #include "formats/chatllm_bin.h"
+#include "model/gguf_keys.h"
 #include "formats/gguf.h"
 #include "formats/tensor_names.h"
 
@@ -62,33 +63,18 @@ Status emit(const TensorData& t, const std::function<Status(const void*, size_t)
 Status write_gguf_model(const std::string& path, const ModelMeta& m, const std::vector<TensorData>& tensors,
                         const std::vector<std::string>& inputs) {
   GgufWriter w;
-  const AudioConfig& a = m.config.audio;
-  const TextConfig& t = m.config.text;
-  const std::string p = "qwen3-asr.";
-  w.set_string("general.architecture", "qwen3-asr");
+  const std::string p = kGgufPrefix;
+  w.set_string("general.architecture", kGgufArchitecture);
   w.set_string("general.name", m.name);
-  w.set_u32(p + "context_length", t.max_position);
-  w.set_u32(p + "embedding_length", t.hidden);
-  w.set_u32(p + "block_count", t.layers);
-  w.set_u32(p + "feed_forward_length", t.intermediate);
-  w.set_u32(p + "attention.head_count", t.heads);
-  w.set_u32(p + "attention.head_count_kv", t.kv_heads);
-  w.set_u32(p + "attention.key_length", t.head_dim);
-  w.set_u32(p + "attention.value_length", t.head_dim);
-  w.set_f32(p + "attention.layer_norm_rms_epsilon", t.rms_eps);
-  w.set_f32(p + "rope.freq_base", static_cast<float>(t.rope_theta));
-  w.set_u32(p + "vocab_size", t.vocab);
-  w.set_u32(p + "audio.num_mel_bins", a.num_mel_bins);
-  w.set_u32(p + "audio.conv_channels", a.conv_channels);
-  w.set_u32(p + "audio.embedding_length", a.d_model);
-  w.set_u32(p + "audio.block_count", a.layers);
-  w.set_u32(p + "audio.attention.head_count", a.heads);
-  w.set_u32(p + "audio.feed_forward_length", a.ffn);
-  w.set_u32(p + "audio.output_dim", a.output_dim);
-  w.set_u32(p + "audio.n_window", a.n_window);
-  w.set_u32(p + "audio.n_window_infer", a.n_window_infer);
-  w.set_u32(p + "audio.max_source_positions", a.max_source_positions);
-  w.set_u32(p + "audio_token_id", m.special.audio_pad);
+  const bool aligner = m.config.kind == ModelKind::kForcedAligner;
+  if (aligner) w.set_string(kGgufModelKindKey, model_kind_name(m.config.kind));
+  ModelConfig cfg = m.config;  // the table's accessors take a mutable config
+  cfg.audio_token_id = m.special.audio_pad;
+  for (const GgufIntKey& k : kGgufIntKeys)
+    if (!k.aligner_only || aligner) w.set_u32(p + k.suffix, static_cast<uint32_t>(*k.field(cfg)));
+  w.set_u32(p + "attention.value_length", m.config.text.head_dim);  // llama.cpp convention; not read back
+  for (const GgufFloatKey& k : kGgufFloatKeys)
+    if (!k.aligner_only || aligner) w.set_f32(p + k.suffix, static_cast<float>(k.get(m.config)));
   w.set_i32s(p + "stop_token_ids", m.special.stop_ids);
   w.set_strings(p + "support_languages", m.languages);
   // Tokenizer (llama.cpp conventions): type 1 normal, 3 control (special), 4 user-defined, 5 unused.
@@ -116,8 +102,10 @@ Status write_gguf_model(const std::string& path, const ModelMeta& m, const std::
     w.add_tensor(*g, td.shape, td.type);
   }
   QASR_RETURN_IF_ERROR(w.open(path, inputs));
-  for (const TensorData& td : tensors)
-    QASR_RETURN_IF_ERROR(emit(td, [&](const void* d, size_t n) { return w.write_tensor(d, n); }));
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    QASR_RETURN_IF_ERROR(emit(tensors[i], [&](const void* d, size_t n) { return w.write_tensor(d, n); }));
+    if (m.progress) m.progress(i + 1, tensors.size());
+  }
   return w.close();
 }
 
@@ -193,6 +181,7 @@ Status write_chatllm_model(const std::string& path, const ModelMeta& m, const st
     put(zeros, static_cast<size_t>((16 - f.size() % 16) % 16));
     QASR_RETURN_IF_ERROR(st);
     QASR_RETURN_IF_ERROR(emit(td, [&](const void* d, size_t n) { return f.write(d, n); }));
+    if (m.progress) m.progress(static_cast<size_t>(&td - tensors.data()) + 1, tensors.size());
   }
   QASR_RETURN_IF_ERROR(st);
   const int32_t offsets[3] = {static_cast<int32_t>(off_config), static_cast<int32_t>(off_tok),

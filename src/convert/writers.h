@@ -36,6 +36,8 @@ struct ModelMeta {
   std::string name;
   std::string config_json;           // chatllm meta: config.json (HF form)
   std::string tokenizer_config_json;  // chatllm meta: tokenizer_config.json
+  // Called after each tensor is written: (tensors done, tensors in all). May be empty.
+  std::function<void(size_t, size_t)> progress;
 };
 
 // Both write through AtomicFile (base/io.h): the file appears whole or not at all, and

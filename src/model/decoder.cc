@@ -14,21 +14,21 @@ void embed_token(const Model& m, int32_t id, float* out) {
   to_f32(e.dtype, e.data, static_cast<size_t>(id) * e.cols, e.cols, out);
 }
 
-void decoder_forward(const Model& m, Session& s, ThreadPool& pool, int64_t pos0, int64_t L) {
+Status decoder_forward(const Model& m, DecoderState& b, ThreadPool& pool, int64_t pos0, int64_t L,
+                       const RunControl& ctl) {
   const TextConfig& t = m.config().text;
   const DecoderWeights& w = m.decoder();
-  auto& b = s.dec;
   const int64_t h = t.hidden, hd = t.head_dim, H = t.heads, KV = t.kv_heads;
-  const int64_t kvw = KV * hd, P = s.max_positions();
+  const int64_t kvw = KV * hd, P = b.kv.max_positions();
+  QASR_CHECK(L <= b.max_rows && pos0 + L <= P) << L << " rows at " << pos0;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   // cos/sin of every row's position, once for all heads and layers.
   for (int64_t i = 0; i < L; ++i)
     ops::rope_table(static_cast<int>(hd), pos0 + i, w.inv_freq.data(), b.rope_cos + i * hd / 2, b.rope_sin + i * hd / 2);
   for (size_t li = 0; li < w.layers.size(); ++li) {
+    QASR_RETURN_IF_ERROR(ctl.check());
     const DecoderLayerWeights& l = w.layers[li];
-    // Per layer [KV head][pos][hd]: one head's keys are contiguous, so decode reads
-    // them as one stream (a [pos][KV·hd] layout put 4 KiB between a head's keys).
-    const size_t layer_off = static_cast<size_t>(li) * P * kvw;
+    const int layer = static_cast<int>(li);
     // Attention block.
     ops::rms_norm(b.x, L, h, l.in_norm, t.rms_eps, b.a);
     ops::matmul_group(pool, b.a, L, {{&l.q, b.q}, {&l.k, b.k}, {&l.v, b.v}});
@@ -45,24 +45,19 @@ void decoder_forward(const Model& m, Session& s, ThreadPool& pool, int64_t pos0,
         ops::rms_norm(k, 1, hd, l.k_norm, t.rms_eps, k);
         ops::rope_neox_table(k, static_cast<int>(hd), rc, rs);
       }
-      for (int64_t kh = 0; kh < KV; ++kh) {
-        const size_t at = layer_off + (kh * P + pos0 + i) * hd;
-        if (b.k16) {
-          ops::to_f16_row(b.k + i * kvw + kh * hd, hd, b.k16 + at);
-          ops::to_f16_row(b.v + i * kvw + kh * hd, hd, b.v16 + at);
-        } else {
-          std::copy_n(b.k + i * kvw + kh * hd, hd, b.k32 + at);
-          std::copy_n(b.v + i * kvw + kh * hd, hd, b.v32 + at);
-        }
-      }
+      for (int64_t kh = 0; kh < KV; ++kh)
+        b.kv.store(layer, kh, pos0 + i, b.k + i * kvw + kh * hd, b.v + i * kvw + kh * hd);
     }
-    // Causal attention over the cache: row i sees positions [0, pos0 + i].
-    if (b.k16)
-      ops::attention_f16kv(pool, b.q, H * hd, L, b.k16 + layer_off, b.v16 + layer_off, hd, P * hd, pos0 + L, H, KV, hd,
-                           scale, pos0, b.attn, H * hd, P);
+    // Causal attention over the cache: row i sees positions [0, pos0 + i]. The cache is
+    // [KV head][pos][hd] per layer: one head's keys are contiguous, so decode reads them
+    // as one stream (a [pos][KV·hd] layout put 4 KiB between a head's keys).
+    const int64_t hs = b.kv.head_stride();
+    if (b.kv.f16())
+      ops::attention_f16kv(pool, b.q, H * hd, L, b.kv.k16(layer), b.kv.v16(layer), hd, hs, pos0 + L, H, KV, hd, scale,
+                           pos0, b.attn, H * hd, P);
     else
-      ops::attention(pool, b.q, H * hd, L, b.k32 + layer_off, b.v32 + layer_off, hd, P * hd, pos0 + L, H, KV, hd, scale,
-                     pos0, b.attn, H * hd, P);
+      ops::attention(pool, b.q, H * hd, L, b.kv.k32(layer), b.kv.v32(layer), hd, hs, pos0 + L, H, KV, hd, scale, pos0,
+                     b.attn, H * hd, P);
     ops::matmul(pool, b.attn, L, l.o, nullptr, b.o);
     ops::add_inplace(b.x, b.o, L * h);
     // MLP block.
@@ -72,12 +67,13 @@ void decoder_forward(const Model& m, Session& s, ThreadPool& pool, int64_t pos0,
     ops::matmul(pool, b.gate, L, l.down, nullptr, b.o);
     ops::add_inplace(b.x, b.o, L * h);
   }
+  return Status::Ok();
 }
 
-void decoder_logits(const Model& m, Session& s, ThreadPool& pool, const float* hidden) {
+void decoder_logits(const Model& m, DecoderState& s, ThreadPool& pool, const float* hidden) {
   const TextConfig& t = m.config().text;
-  ops::rms_norm(hidden, 1, t.hidden, m.decoder().norm, t.rms_eps, s.dec.a);
-  ops::matmul(pool, s.dec.a, 1, m.decoder().lm_head, nullptr, s.dec.logits);
+  ops::rms_norm(hidden, 1, t.hidden, m.decoder().norm, t.rms_eps, s.a);
+  ops::matmul(pool, s.a, 1, m.decoder().lm_head, nullptr, s.logits);
 }
 
 }  // namespace qasr

@@ -16,7 +16,7 @@ namespace {
 // with K index ci·9 + kh·3 + kw, matching PyTorch's [Cout][Cin][3][3] weights.
 void conv3x3s2_gelu(ThreadPool& pool, const float* in, int64_t H, int64_t W, int64_t Cin, const Mat& w,
                     const float* bias, float* col, float* out, int64_t* Ho_out, int64_t* Wo_out) {
-  const int64_t Ho = (H + 1) / 2, Wo = (W + 1) / 2, K = Cin * 9;
+  const int64_t Ho = conv_out_len(H), Wo = conv_out_len(W), K = Cin * 9;
   pool.parallel_for(Ho, 1, [&](int64_t h0, int64_t h1, int) {
   for (int64_t ho = h0; ho < h1; ++ho)
     for (int64_t wo = 0; wo < Wo; ++wo) {
@@ -35,10 +35,6 @@ void conv3x3s2_gelu(ThreadPool& pool, const float* in, int64_t H, int64_t W, int
   *Wo_out = Wo;
 }
 
-int64_t tokens_for(int64_t frames) {  // g(r) = ceil(ceil(ceil(r/2)/2)/2), g(0) = 0
-  return frames <= 0 ? 0 : (((frames + 1) / 2 + 1) / 2 + 1) / 2;
-}
-
 // Bidirectional multi-head attention inside each window of `win` tokens.
 // q/k/v/out: [N][d] with heads of hd side by side.
 void windowed_attention(ThreadPool& pool, const float* q, const float* k, const float* v, int64_t N, int64_t d,
@@ -53,19 +49,21 @@ void windowed_attention(ThreadPool& pool, const float* q, const float* k, const 
 
 }  // namespace
 
-int64_t encode_audio(const Model& m, Session& s, ThreadPool& pool, const LogMel& mel) {
+Expected<int64_t> encode_audio(const Model& m, EncoderScratch& b, ThreadPool& pool, const LogMel& mel,
+                               const RunControl& ctl) {
   const AudioConfig& a = m.config().audio;
   const EncoderWeights& w = m.encoder();
-  auto& b = s.enc;
   const int64_t T = mel.n_frames, chunk = a.chunk_frames(), d = a.d_model, C = a.conv_channels;
   const int64_t n_chunks = (T + chunk - 1) / chunk;
   // Chunks are zero-padded to the longest one: 100 frames once T ≥ 100 (spec §3.2, P4).
   const int64_t L_max = std::min(T, chunk);
   const int64_t N = audio_token_count(a, T);
+  QASR_CHECK(N <= b.max_tokens) << N << " audio tokens, scratch for " << b.max_tokens;
 
   // 1. Conv stem, conv_out and positions, chunk by chunk; keep each chunk's valid tokens.
   int64_t row = 0;
   for (int64_t c = 0; c < n_chunks; ++c) {
+    QASR_RETURN_IF_ERROR(ctl.check());
     const int64_t f0 = c * chunk, Lc = std::min(chunk, T - f0);
     // conv_in [mel][L_max][1] (HWC with one channel), zeros beyond the chunk.
     for (int64_t f = 0; f < a.num_mel_bins; ++f)
@@ -79,7 +77,7 @@ int64_t encode_audio(const Model& m, Session& s, ThreadPool& pool, const LogMel&
       for (int64_t ch = 0; ch < C; ++ch)
         for (int64_t f = 0; f < H3; ++f) b.feat[t * C * H3 + ch * H3 + f] = b.a3[(f * W3 + t) * C + ch];
     ops::matmul(pool, b.feat, W3, w.conv_out, nullptr, b.chunk_out);
-    const int64_t valid = tokens_for(Lc);
+    const int64_t valid = conv3_out_len(Lc);
     for (int64_t t = 0; t < valid; ++t)
       for (int64_t j = 0; j < d; ++j) b.x[(row + t) * d + j] = b.chunk_out[t * d + j] + w.pos_emb[t * d + j];
     row += valid;
@@ -87,8 +85,9 @@ int64_t encode_audio(const Model& m, Session& s, ThreadPool& pool, const LogMel&
 
   // 2. Transformer layers with block-diagonal windows: tokens of the longest chunk ×
   //    (n_window_infer / chunk) = 13 × 8 = 104 for the real configs (spec §3.7).
-  const int64_t win = tokens_for(L_max) * (a.n_window_infer / chunk);
+  const int64_t win = a.window_tokens(L_max);
   for (const EncoderLayerWeights& l : w.layers) {
+    QASR_RETURN_IF_ERROR(ctl.check());
     ops::layer_norm(b.x, N, d, l.ln1_g, l.ln1_b, 1e-5f, b.ln);
     ops::matmul(pool, b.ln, N, l.q, l.q_b, b.q);
     ops::matmul(pool, b.ln, N, l.k, l.k_b, b.k);

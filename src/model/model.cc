@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "base/io.h"
+#include "model/tensor_specs.h"
 
 namespace qasr {
 namespace {
@@ -18,45 +18,46 @@ std::string shape_str(const std::vector<int64_t>& s) {
   return o + "]";
 }
 
-// Looks tensors up by name and checks their shapes against the config.
+// Looks tensors up by name and checks their shapes against the specs from the config
+// (model/tensor_specs.h: the one list of names and shapes).
 struct Binder {
   const std::map<std::string, TensorView>& tensors;
+  std::map<std::string, std::vector<int64_t>> expected;  // name → shape from the specs
   std::vector<std::unique_ptr<std::vector<float>>>& small;
   Status status = Status::Ok();
   std::set<std::string> used;
 
-  const TensorView* get(const std::string& name, const std::vector<int64_t>& shape) {
+  const TensorView* get(const std::string& name) {
     if (!status.ok()) return nullptr;
+    auto want = expected.find(name);
+    QASR_CHECK(want != expected.end()) << "no spec for tensor " << name;
+    const std::vector<int64_t>& shape = want->second;
     auto it = tensors.find(name);
     if (it == tensors.end()) {
       status = InvalidFormat(fmt::format("missing tensor '{}' (expected shape {})", name, shape_str(shape)));
       return nullptr;
     }
     if (it->second.shape != shape) {
-      status = InvalidFormat(fmt::format("tensor '{}' has shape {}, expected {} from config.json", name,
+      status = InvalidFormat(fmt::format("tensor '{}' has shape {}, expected {} from the config", name,
                                          shape_str(it->second.shape), shape_str(shape)));
       return nullptr;
     }
     used.insert(name);
     return &it->second;
   }
-  Mat mat(const std::string& name, int64_t rows, int64_t cols) {
-    const TensorView* t = get(name, {rows, cols});
-    return t ? Mat{t->dtype, rows, cols, t->data} : Mat{};
+  Mat mat(const std::string& name) {
+    const TensorView* t = get(name);
+    return t ? Mat{t->dtype, t->shape[0], t->numel() / t->shape[0], t->data} : Mat{};
   }
-  Mat conv(const std::string& name, int64_t out, int64_t in) {
-    const TensorView* t = get(name, {out, in, 3, 3});
-    return t ? Mat{t->dtype, out, in * 9, t->data} : Mat{};
-  }
-  const float* vec(const std::string& name, int64_t n) {
-    const TensorView* t = get(name, {n});
+  const float* vec(const std::string& name) {
+    const TensorView* t = get(name);
     if (!t) return nullptr;
     if (is_quantized(t->dtype)) {
       status = InvalidFormat(fmt::format("tensor '{}' is {}; vectors must be F32, F16 or BF16", name, dtype_name(t->dtype)));
       return nullptr;
     }
-    auto v = std::make_unique<std::vector<float>>(n);
-    to_f32(t->dtype, t->data, 0, n, v->data());
+    auto v = std::make_unique<std::vector<float>>(t->numel());
+    to_f32(t->dtype, t->data, 0, static_cast<size_t>(t->numel()), v->data());
     small.push_back(std::move(v));
     return small.back()->data();
   }
@@ -83,80 +84,85 @@ Expected<std::shared_ptr<const Model>> Model::load(const std::string& path, cons
   mc.n_mels = m->src_.config.audio.num_mel_bins;
   m->mel_ = std::make_unique<MelExtractor>(mc);
 
-  const AudioConfig& a = m->src_.config.audio;
-  const TextConfig& t = m->src_.config.text;
-  Binder b{m->src_.tensors, m->small_};
+  const ModelConfig& cfg = m->src_.config;
+  const AudioConfig& a = cfg.audio;
+  const TextConfig& t = cfg.text;
+  Binder b{m->src_.tensors, {}, m->small_};
+  for (TensorSpec& spec : model_tensor_specs(cfg, /*with_lm_head=*/true)) b.expected.emplace(spec.name, spec.shape);
   EncoderWeights& e = m->enc_;
   const std::string ap = "thinker.audio_tower.";
-  const int64_t C = a.conv_channels, d = a.d_model, F = a.freq_after_conv();
-  e.conv1 = b.conv(ap + "conv2d1.weight", C, 1);
-  e.conv1_b = b.vec(ap + "conv2d1.bias", C);
-  e.conv2 = b.conv(ap + "conv2d2.weight", C, C);
-  e.conv2_b = b.vec(ap + "conv2d2.bias", C);
-  e.conv3 = b.conv(ap + "conv2d3.weight", C, C);
-  e.conv3_b = b.vec(ap + "conv2d3.bias", C);
-  e.conv_out = b.mat(ap + "conv_out.weight", d, C * F);
+  const int64_t d = a.d_model;
+  // Conv kernels [C][Cin][3][3] are used as [C][Cin·9].
+  e.conv1 = b.mat(ap + "conv2d1.weight");
+  e.conv1_b = b.vec(ap + "conv2d1.bias");
+  e.conv2 = b.mat(ap + "conv2d2.weight");
+  e.conv2_b = b.vec(ap + "conv2d2.bias");
+  e.conv3 = b.mat(ap + "conv2d3.weight");
+  e.conv3_b = b.vec(ap + "conv2d3.bias");
+  e.conv_out = b.mat(ap + "conv_out.weight");
   for (int i = 0; i < a.layers; ++i) {
     const std::string p = ap + fmt::format("layers.{}.", i);
     EncoderLayerWeights l;
-    l.ln1_g = b.vec(p + "self_attn_layer_norm.weight", d);
-    l.ln1_b = b.vec(p + "self_attn_layer_norm.bias", d);
-    l.q = b.mat(p + "self_attn.q_proj.weight", d, d);
-    l.q_b = b.vec(p + "self_attn.q_proj.bias", d);
-    l.k = b.mat(p + "self_attn.k_proj.weight", d, d);
-    l.k_b = b.vec(p + "self_attn.k_proj.bias", d);
-    l.v = b.mat(p + "self_attn.v_proj.weight", d, d);
-    l.v_b = b.vec(p + "self_attn.v_proj.bias", d);
-    l.o = b.mat(p + "self_attn.out_proj.weight", d, d);
-    l.o_b = b.vec(p + "self_attn.out_proj.bias", d);
-    l.ln2_g = b.vec(p + "final_layer_norm.weight", d);
-    l.ln2_b = b.vec(p + "final_layer_norm.bias", d);
-    l.fc1 = b.mat(p + "fc1.weight", a.ffn, d);
-    l.fc1_b = b.vec(p + "fc1.bias", a.ffn);
-    l.fc2 = b.mat(p + "fc2.weight", d, a.ffn);
-    l.fc2_b = b.vec(p + "fc2.bias", d);
+    l.ln1_g = b.vec(p + "self_attn_layer_norm.weight");
+    l.ln1_b = b.vec(p + "self_attn_layer_norm.bias");
+    l.q = b.mat(p + "self_attn.q_proj.weight");
+    l.q_b = b.vec(p + "self_attn.q_proj.bias");
+    l.k = b.mat(p + "self_attn.k_proj.weight");
+    l.k_b = b.vec(p + "self_attn.k_proj.bias");
+    l.v = b.mat(p + "self_attn.v_proj.weight");
+    l.v_b = b.vec(p + "self_attn.v_proj.bias");
+    l.o = b.mat(p + "self_attn.out_proj.weight");
+    l.o_b = b.vec(p + "self_attn.out_proj.bias");
+    l.ln2_g = b.vec(p + "final_layer_norm.weight");
+    l.ln2_b = b.vec(p + "final_layer_norm.bias");
+    l.fc1 = b.mat(p + "fc1.weight");
+    l.fc1_b = b.vec(p + "fc1.bias");
+    l.fc2 = b.mat(p + "fc2.weight");
+    l.fc2_b = b.vec(p + "fc2.bias");
     e.layers.push_back(l);
   }
-  e.ln_post_g = b.vec(ap + "ln_post.weight", d);
-  e.ln_post_b = b.vec(ap + "ln_post.bias", d);
-  e.proj1 = b.mat(ap + "proj1.weight", d, d);
-  e.proj1_b = b.vec(ap + "proj1.bias", d);
-  e.proj2 = b.mat(ap + "proj2.weight", a.output_dim, d);
-  e.proj2_b = b.vec(ap + "proj2.bias", a.output_dim);
+  e.ln_post_g = b.vec(ap + "ln_post.weight");
+  e.ln_post_b = b.vec(ap + "ln_post.bias");
+  e.proj1 = b.mat(ap + "proj1.weight");
+  e.proj1_b = b.vec(ap + "proj1.bias");
+  e.proj2 = b.mat(ap + "proj2.weight");
+  e.proj2_b = b.vec(ap + "proj2.bias");
 
   DecoderWeights& dw = m->dec_;
-  const int64_t h = t.hidden, hd = t.head_dim;
-  dw.embed = b.mat("thinker.model.embed_tokens.weight", t.vocab, h);
-  if (m->src_.separate_lm_head) {
-    dw.lm_head = b.mat("thinker.lm_head.weight", t.vocab, h);  // the file's own output matrix (chatllm)
+  const int64_t hd = t.head_dim;
+  dw.embed = b.mat("thinker.model.embed_tokens.weight");
+  if (cfg.kind == ModelKind::kForcedAligner) {
+    dw.lm_head = b.mat("thinker.lm_head.weight");  // the timestamp classifier [classify_num][h]
+  } else if (m->src_.separate_lm_head) {
+    dw.lm_head = b.mat("thinker.lm_head.weight");  // the file's own output matrix (chatllm)
   } else {
     dw.lm_head = dw.embed;  // tied (spec §4.5): a stored lm_head copy, if any, is checked but not used
-    if (m->src_.tensors.count("thinker.lm_head.weight")) b.mat("thinker.lm_head.weight", t.vocab, h);
+    if (m->src_.tensors.count("thinker.lm_head.weight")) b.mat("thinker.lm_head.weight");
   }
   for (int i = 0; i < t.layers; ++i) {
     const std::string p = fmt::format("thinker.model.layers.{}.", i);
     DecoderLayerWeights l;
-    l.in_norm = b.vec(p + "input_layernorm.weight", h);
-    l.post_norm = b.vec(p + "post_attention_layernorm.weight", h);
-    l.q = b.mat(p + "self_attn.q_proj.weight", t.heads * hd, h);
-    l.k = b.mat(p + "self_attn.k_proj.weight", t.kv_heads * hd, h);
-    l.v = b.mat(p + "self_attn.v_proj.weight", t.kv_heads * hd, h);
-    l.o = b.mat(p + "self_attn.o_proj.weight", h, t.heads * hd);
-    l.q_norm = b.vec(p + "self_attn.q_norm.weight", hd);
-    l.k_norm = b.vec(p + "self_attn.k_norm.weight", hd);
-    l.gate = b.mat(p + "mlp.gate_proj.weight", t.intermediate, h);
-    l.up = b.mat(p + "mlp.up_proj.weight", t.intermediate, h);
-    l.down = b.mat(p + "mlp.down_proj.weight", h, t.intermediate);
+    l.in_norm = b.vec(p + "input_layernorm.weight");
+    l.post_norm = b.vec(p + "post_attention_layernorm.weight");
+    l.q = b.mat(p + "self_attn.q_proj.weight");
+    l.k = b.mat(p + "self_attn.k_proj.weight");
+    l.v = b.mat(p + "self_attn.v_proj.weight");
+    l.o = b.mat(p + "self_attn.o_proj.weight");
+    l.q_norm = b.vec(p + "self_attn.q_norm.weight");
+    l.k_norm = b.vec(p + "self_attn.k_norm.weight");
+    l.gate = b.mat(p + "mlp.gate_proj.weight");
+    l.up = b.mat(p + "mlp.up_proj.weight");
+    l.down = b.mat(p + "mlp.down_proj.weight");
     dw.layers.push_back(l);
   }
-  dw.norm = b.vec("thinker.model.norm.weight", h);
+  dw.norm = b.vec("thinker.model.norm.weight");
   if (!b.status.ok()) return b.status.annotate("'" + path + "'");
   for (const auto& [name, tv] : m->src_.tensors)
     if (!b.used.count(name))
       return InvalidFormat(fmt::format("'{}': unexpected tensor '{}' (not part of a model with this config)", path, name));
 
   // Sinusoid positions per chunk (spec §3.4): inc = ln(10000)/(half − 1).
-  const int tokens_per_chunk = static_cast<int>(audio_token_count(a, a.chunk_frames()));
+  const int tokens_per_chunk = static_cast<int>(a.tokens_per_chunk());
   const int half = a.d_model / 2;
   const double inc = std::log(10000.0) / (half - 1);
   e.pos_emb.resize(static_cast<size_t>(tokens_per_chunk) * d);

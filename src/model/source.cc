@@ -1,6 +1,8 @@
 #include "model/source.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <cstring>
@@ -10,6 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "base/io.h"
+#include "base/json.h"
+#include "model/gguf_keys.h"
 #include "formats/chatllm_bin.h"
 #include "formats/gguf.h"
 #include "formats/safetensors.h"
@@ -44,14 +48,34 @@ std::vector<std::string> languages_from(const json& cfg) {
   return out;
 }
 
+// Every id the model will use must be inside its vocabulary and agree with the config.
+Status check_ids(const ModelSource& s) {
+  const ModelConfig& c = s.config;
+  auto err = [&](const std::string& m) { return InvalidFormat(fmt::format("'{}': {}", s.path, m)); };
+  if (c.text.vocab < s.tokenizer->size())
+    return err(fmt::format("vocab_size {} is smaller than the tokenizer's {} ids", c.text.vocab, s.tokenizer->size()));
+  if (c.audio_token_id >= 0 && c.audio_token_id != s.special.audio_pad)
+    return err(fmt::format("audio_token_id {} is not the tokenizer's <|audio_pad|> ({})", c.audio_token_id,
+                           s.special.audio_pad));
+  for (int32_t id : s.special.stop_ids)
+    if (id < 0 || id >= c.text.vocab)
+      return err(fmt::format("stop token id {} is outside the vocabulary of {}", id, c.text.vocab));
+  if (c.kind == ModelKind::kForcedAligner) {
+    const auto ts = s.tokenizer->find("<timestamp>");
+    if (!ts || *ts != c.timestamp_token_id)
+      return err(fmt::format("timestamp_token_id {} is not the tokenizer's <timestamp> ({})", c.timestamp_token_id,
+                             ts ? *ts : -1));
+  }
+  return Status::Ok();
+}
+
+// Special ids from the tokenizer, cross-checked against config.json / generation_config.json
+// text where the format has them.
 Status finish_tokens(ModelSource& s, const std::string& config_json, const std::string& gen_json) {
   QASR_ASSIGN_OR_RETURN(s.special, find_special_tokens(*s.tokenizer));
   Status st = apply_model_configs(s.special, config_json, gen_json);
   if (!st.ok()) return st.annotate("'" + s.path + "'");
-  if (s.config.text.vocab < s.tokenizer->size())
-    return InvalidFormat(fmt::format("'{}': vocab_size {} is smaller than the tokenizer's {} ids", s.path,
-                                     s.config.text.vocab, s.tokenizer->size()));
-  return Status::Ok();
+  return check_ids(s);
 }
 
 Expected<ModelSource> open_hf(const std::string& dir, const SourceOptions& opts) {
@@ -62,7 +86,7 @@ Expected<ModelSource> open_hf(const std::string& dir, const SourceOptions& opts)
   auto cfg = parse_model_config(cfg_text);
   if (!cfg.ok()) return cfg.status().annotate("'" + dir + "'");
   s.config = *cfg;
-  s.support_languages = languages_from(json::parse(cfg_text, nullptr, false));
+  s.support_languages = languages_from(json::parse(cfg_text, nullptr, false));  // depth-checked above
   s.synthetic = cfg_text.find("qasr_synthetic") != std::string::npos;
   QASR_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::load_dir(dir));
   s.tokenizer = std::make_unique<Tokenizer>(std::move(tok));
@@ -117,54 +141,35 @@ Expected<ModelSource> open_gguf_source(const std::string& path, const SourceOpti
   s.path = path;
   const GgufContent& g = f.content;
   auto arch = g.kv.find("general.architecture");
-  if (arch == g.kv.end() || arch->second.s != "qwen3-asr")
-    return InvalidFormat(fmt::format("'{}': GGUF architecture is '{}', not 'qwen3-asr'",
-                                     path, arch == g.kv.end() ? "" : arch->second.s));
-  const std::string p = "qwen3-asr.";
-  struct IntKey {
-    const char* key;
-    int* out;
-  } ints[] = {
-      {"context_length", &s.config.text.max_position}, {"embedding_length", &s.config.text.hidden},
-      {"block_count", &s.config.text.layers}, {"feed_forward_length", &s.config.text.intermediate},
-      {"attention.head_count", &s.config.text.heads}, {"attention.head_count_kv", &s.config.text.kv_heads},
-      {"attention.key_length", &s.config.text.head_dim}, {"vocab_size", &s.config.text.vocab},
-      {"audio.num_mel_bins", &s.config.audio.num_mel_bins}, {"audio.conv_channels", &s.config.audio.conv_channels},
-      {"audio.embedding_length", &s.config.audio.d_model}, {"audio.block_count", &s.config.audio.layers},
-      {"audio.attention.head_count", &s.config.audio.heads}, {"audio.feed_forward_length", &s.config.audio.ffn},
-      {"audio.output_dim", &s.config.audio.output_dim}, {"audio.n_window", &s.config.audio.n_window},
-      {"audio.n_window_infer", &s.config.audio.n_window_infer},
-      {"audio.max_source_positions", &s.config.audio.max_source_positions},
-      {"audio_token_id", &s.config.audio_token_id},
-  };
-  for (const IntKey& k : ints) {
-    QASR_ASSIGN_OR_RETURN(int64_t v, kv_int(g, p + k.key, path));
-    if (v < 0 || v > (int64_t{1} << 30)) return InvalidFormat(fmt::format("'{}': {}{} = {} is out of range", path, p, k.key, v));
-    *k.out = static_cast<int>(v);
+  if (arch == g.kv.end() || arch->second.s != kGgufArchitecture)
+    return InvalidFormat(fmt::format("'{}': GGUF architecture is '{}', not '{}'", path,
+                                     arch == g.kv.end() ? "" : arch->second.s, kGgufArchitecture));
+  // The config from the shared key table (model/gguf_keys.h), validated like config.json.
+  ModelConfig& cfg = s.config;
+  if (auto it = g.kv.find(kGgufModelKindKey); it != g.kv.end()) {
+    if (it->second.s == model_kind_name(ModelKind::kForcedAligner)) cfg.kind = ModelKind::kForcedAligner;
+    else if (it->second.s != model_kind_name(ModelKind::kAsr))
+      return InvalidFormat(fmt::format("'{}': unknown {} '{}'", path, kGgufModelKindKey, it->second.s));
   }
-  QASR_ASSIGN_OR_RETURN(double eps, kv_float(g, p + "attention.layer_norm_rms_epsilon", path));
-  QASR_ASSIGN_OR_RETURN(double theta, kv_float(g, p + "rope.freq_base", path));
-  s.config.text.rms_eps = static_cast<float>(eps);
-  s.config.text.rope_theta = theta;
-  // Re-validate through the same rules as config.json.
-  json cj = {{"thinker_config",
-              {{"audio_token_id", s.config.audio_token_id},
-               {"audio_config", {{"num_mel_bins", s.config.audio.num_mel_bins}, {"downsample_hidden_size", s.config.audio.conv_channels},
-                                 {"d_model", s.config.audio.d_model}, {"encoder_layers", s.config.audio.layers},
-                                 {"encoder_attention_heads", s.config.audio.heads}, {"encoder_ffn_dim", s.config.audio.ffn},
-                                 {"output_dim", s.config.audio.output_dim}, {"n_window", s.config.audio.n_window},
-                                 {"n_window_infer", s.config.audio.n_window_infer},
-                                 {"max_source_positions", s.config.audio.max_source_positions}}},
-               {"text_config", {{"hidden_size", s.config.text.hidden}, {"num_hidden_layers", s.config.text.layers},
-                                {"num_attention_heads", s.config.text.heads}, {"num_key_value_heads", s.config.text.kv_heads},
-                                {"head_dim", s.config.text.head_dim}, {"intermediate_size", s.config.text.intermediate},
-                                {"vocab_size", s.config.text.vocab}, {"max_position_embeddings", s.config.text.max_position},
-                                {"rms_norm_eps", eps}, {"rope_theta", theta}}}}}};
-  auto checked = parse_model_config(cj.dump());
-  if (!checked.ok()) return checked.status().annotate("'" + path + "': GGUF metadata");
-  s.config = *checked;
-  if (auto it = g.kv.find(p + "support_languages"); it != g.kv.end()) s.support_languages = it->second.strs;
-  if (auto it = g.kv.find("general.name"); it != g.kv.end()) s.synthetic = it->second.s.find("qasr-synthetic") != std::string::npos;
+  const bool aligner = cfg.kind == ModelKind::kForcedAligner;
+  for (const GgufIntKey& k : kGgufIntKeys) {
+    if (k.aligner_only && !aligner) continue;
+    QASR_ASSIGN_OR_RETURN(int64_t v, kv_int(g, std::string(kGgufPrefix) + k.suffix, path));
+    if (v < 0 || v > (int64_t{1} << 30))
+      return InvalidFormat(fmt::format("'{}': {}{} = {} is out of range", path, kGgufPrefix, k.suffix, v));
+    *k.field(cfg) = static_cast<int>(v);
+  }
+  for (const GgufFloatKey& k : kGgufFloatKeys) {
+    if (k.aligner_only && !aligner) continue;
+    QASR_ASSIGN_OR_RETURN(double v, kv_float(g, std::string(kGgufPrefix) + k.suffix, path));
+    k.set(cfg, v);
+  }
+  cfg.text.tie_word_embeddings = !aligner;
+  if (Status st = validate_model_config(cfg); !st.ok()) return st.annotate("'" + path + "': GGUF metadata");
+  if (auto it = g.kv.find(std::string(kGgufPrefix) + "support_languages"); it != g.kv.end())
+    s.support_languages = it->second.strs;
+  if (auto it = g.kv.find("general.name"); it != g.kv.end())
+    s.synthetic = it->second.s.find("qasr-synthetic") != std::string::npos;
 
   // Tokenizer: tokens + token types + merges (llama.cpp keys).
   auto toks = g.kv.find("tokenizer.ggml.tokens");
@@ -194,10 +199,11 @@ Expected<ModelSource> open_gguf_source(const std::string& path, const SourceOpti
   auto tok = Tokenizer::from_tables(std::move(vocab), mp, std::move(added));
   if (!tok.ok()) return tok.status().annotate("'" + path + "'");
   s.tokenizer = std::make_unique<Tokenizer>(std::move(tok).value());
-  json gen = json::object();
-  if (auto it = g.kv.find(p + "stop_token_ids"); it != g.kv.end() && !it->second.ints.empty())
-    gen["eos_token_id"] = it->second.ints;
-  QASR_RETURN_IF_ERROR(finish_tokens(s, cj.dump(), gen.dump()));
+  std::vector<int64_t> stops;
+  if (auto it = g.kv.find(std::string(kGgufPrefix) + "stop_token_ids"); it != g.kv.end()) stops = it->second.ints;
+  QASR_RETURN_IF_ERROR(finish_tokens(s, "", ""));
+  if (!stops.empty()) QASR_RETURN_IF_ERROR(set_stop_ids(s.special, stops).annotate("'" + path + "'"));
+  QASR_RETURN_IF_ERROR(check_ids(s));
 
   QASR_RETURN_IF_ERROR(add_canonical(s, g.tensors, canonical_from_gguf));
   s.separate_lm_head = s.tensors.count("thinker.lm_head.weight") > 0;
@@ -213,10 +219,10 @@ Expected<ModelSource> open_chatllm_source(const std::string& path, const SourceO
   ModelSource s;
   s.format = ModelFormat::kChatllm;
   s.path = path;
-  json meta = json::parse(c.meta_json, nullptr, false);
-  if (meta.is_discarded() || !meta.is_object() || !meta.contains("config.json"))
+  QASR_ASSIGN_OR_RETURN(json meta, parse_json(c.meta_json, fmt::format("'{}': chatllm meta", path)));
+  if (!meta.is_object() || !meta.contains("config.json"))
     return InvalidFormat(fmt::format("'{}': chatllm meta JSON is missing or has no config.json", path));
-  const std::string cfg_text = meta["config.json"].dump();
+  const std::string cfg_text = dump_json(meta["config.json"]);
   auto cfg = parse_model_config(cfg_text);
   if (!cfg.ok()) return cfg.status().annotate("'" + path + "': meta config.json");
   s.config = *cfg;
@@ -260,7 +266,7 @@ Expected<ModelSource> open_chatllm_source(const std::string& path, const SourceO
   auto tok = Tokenizer::from_tables(std::move(vocab), c.merges, std::move(added));
   if (!tok.ok()) return tok.status().annotate("'" + path + "'");
   s.tokenizer = std::make_unique<Tokenizer>(std::move(tok).value());
-  std::string gen = meta.contains("generation_config.json") ? meta["generation_config.json"].dump() : "";
+  std::string gen = meta.contains("generation_config.json") ? dump_json(meta["generation_config.json"]) : "";
   QASR_RETURN_IF_ERROR(finish_tokens(s, cfg_text, gen));
   if (meta.contains("preprocessor_config.json") && meta["preprocessor_config.json"].is_object()) {
     const json& pp = meta["preprocessor_config.json"];
@@ -278,17 +284,18 @@ Expected<ModelSource> open_chatllm_source(const std::string& path, const SourceO
 }  // namespace
 
 Expected<ModelSource> open_model_source(const std::string& path, const SourceOptions& opts) {
+  if (Status st = check_input_path(path, /*allow_dir=*/true); !st.ok()) return st.annotate("model");
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return NotFound(fmt::format("model '{}' does not exist", path));
-  Expected<ModelSource> s = InvalidFormat("unreachable");
+  ::stat(path.c_str(), &st);
+  Expected<ModelSource> s = Internal("unreachable");
   if (S_ISDIR(st.st_mode)) {
     s = open_hf(path, opts);
   } else {
     char magic[4] = {0};
-    FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) return errno_status(errno, fmt::format("cannot open model '{}'", path));
-    size_t n = std::fread(magic, 1, 4, f);
-    std::fclose(f);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return errno_status(errno, fmt::format("cannot open model '{}'", path));
+    const ssize_t n = ::read(fd, magic, 4);
+    ::close(fd);
     if (n == 4 && std::memcmp(magic, "GGUF", 4) == 0) s = open_gguf_source(path, opts);
     else if (n == 4 && std::memcmp(magic, "ggmm", 4) == 0) s = open_chatllm_source(path, opts);
     else
@@ -298,7 +305,7 @@ Expected<ModelSource> open_model_source(const std::string& path, const SourceOpt
   if (s.ok() && opts.mlock)
     for (const auto& f : s->files)
       if (f->size() && ::mlock(f->data(), f->size()) != 0)
-        return InvalidFormat(fmt::format("cannot mlock '{}' ({} MiB): {} (raise `ulimit -l`?)", f->path(),
+        return ResourceExhausted(fmt::format("cannot mlock '{}' ({} MiB): {} (raise `ulimit -l`?)", f->path(),
                                          f->size() >> 20, std::strerror(errno)));
   return s;
 }

@@ -3,13 +3,19 @@
 #include <algorithm>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "base/utf8.h"
 
 namespace qasr {
 namespace {
 
 template <typename T>
-ErrorCounts align(const std::vector<T>& ref, const std::vector<T>& hyp) {
+Expected<ErrorCounts> align(const std::vector<T>& ref, const std::vector<T>& hyp, const char* unit) {
+  if (!ref.empty() && static_cast<double>(ref.size()) * static_cast<double>(hyp.size()) > kMaxAlignmentCells)
+    return TooLarge(fmt::format("scoring {} reference {} against {} would take {:.0e} alignment steps (limit {:.0e})",
+                                ref.size(), unit, hyp.size(), static_cast<double>(ref.size()) * hyp.size(),
+                                static_cast<double>(kMaxAlignmentCells)));
   // Levenshtein with backtrace counts; O(|ref|·|hyp|) time, O(|hyp|) rows kept.
   const size_t n = ref.size(), m = hyp.size();
   struct Cell {
@@ -74,8 +80,8 @@ double ErrorCounts::rate() const {
   return static_cast<double>(errors) / static_cast<double>(reference_length);
 }
 
-ErrorCounts word_errors(std::string_view r, std::string_view h) { return align(words(r), words(h)); }
-ErrorCounts char_errors(std::string_view r, std::string_view h) { return align(chars(r), chars(h)); }
+Expected<ErrorCounts> word_errors(std::string_view r, std::string_view h) { return align(words(r), words(h), "words"); }
+Expected<ErrorCounts> char_errors(std::string_view r, std::string_view h) { return align(chars(r), chars(h), "characters"); }
 
 bool prefers_cer(std::string_view text) {
   int64_t cjk = 0, other = 0;

@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/status.h"
+
 namespace qasr {
 
 struct ErrorCounts {
@@ -13,8 +15,11 @@ struct ErrorCounts {
 };
 
 // Words: whitespace-separated tokens. Characters: code points, whitespace ignored.
-ErrorCounts word_errors(std::string_view reference, std::string_view hypothesis);
-ErrorCounts char_errors(std::string_view reference, std::string_view hypothesis);
+// The alignment is O(|ref|·|hyp|) in time (linear in memory): inputs whose product
+// exceeds kMaxAlignmentCells (a few seconds of work) are refused with TooLarge.
+inline constexpr int64_t kMaxAlignmentCells = int64_t{1} << 30;
+Expected<ErrorCounts> word_errors(std::string_view reference, std::string_view hypothesis);
+Expected<ErrorCounts> char_errors(std::string_view reference, std::string_view hypothesis);
 
 // True when the text is mostly CJK (scored by CER, as the earlier study did).
 bool prefers_cer(std::string_view text);

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/io.h"
+#include "base/json.h"
 
 namespace qasr {
 
@@ -30,8 +31,8 @@ Expected<SpecialTokens> find_special_tokens(const Tokenizer& tok) {
 Status apply_model_configs(SpecialTokens& sp, const std::string& config_json, const std::string& gen_json) {
   using nlohmann::json;
   if (!config_json.empty()) {
-    json cfg = json::parse(config_json, nullptr, false);
-    if (cfg.is_discarded() || !cfg.is_object()) return InvalidFormat("config.json is not a JSON object");
+    QASR_ASSIGN_OR_RETURN(json cfg, parse_json(config_json, "config.json"));
+    if (!cfg.is_object()) return InvalidFormat("config.json is not a JSON object");
     const json& th = cfg.contains("thinker_config") && cfg["thinker_config"].is_object() ? cfg["thinker_config"] : cfg;
     struct Check {
       const char* key;
@@ -41,25 +42,40 @@ Status apply_model_configs(SpecialTokens& sp, const std::string& config_json, co
     for (const Check& c : checks) {
       if (!th.contains(c.key)) continue;
       if (!th[c.key].is_number_integer() || th[c.key].get<int64_t>() != c.id)
-        return InvalidFormat(fmt::format("config.json: {} is {} but the tokenizer says {}", c.key, th[c.key].dump(), c.id));
+        return InvalidFormat(fmt::format("config.json: {} is {} but the tokenizer says {}", c.key, dump_json(th[c.key]), c.id));
     }
   }
   if (!gen_json.empty()) {
-    json g = json::parse(gen_json, nullptr, false);
-    if (g.is_discarded() || !g.is_object()) return InvalidFormat("generation_config.json is not a JSON object");
+    QASR_ASSIGN_OR_RETURN(json g, parse_json(gen_json, "generation_config.json"));
+    if (!g.is_object()) return InvalidFormat("generation_config.json is not a JSON object");
     if (g.contains("eos_token_id")) {
       const json& e = g["eos_token_id"];
-      std::vector<int32_t> ids;
-      if (e.is_number_integer()) ids.push_back(e.get<int32_t>());
-      else if (e.is_array())
-        for (const json& v : e) {
-          if (!v.is_number_integer()) return InvalidFormat("generation_config.json: eos_token_id holds a non-integer");
-          ids.push_back(v.get<int32_t>());
-        }
-      else return InvalidFormat("generation_config.json: eos_token_id is neither an integer nor a list");
-      if (!ids.empty()) sp.stop_ids = ids;
+      std::vector<int64_t> ids;
+      auto take = [&](const json& v) {
+        if (!v.is_number_integer()) return false;
+        // A value beyond int64 arrives as unsigned: keep it out of range rather than wrapped.
+        ids.push_back(v.is_number_unsigned() && v.get<uint64_t>() > INT64_MAX ? -1 : v.get<int64_t>());
+        return true;
+      };
+      if (e.is_array()) {
+        for (const json& v : e)
+          if (!take(v)) return InvalidFormat("generation_config.json: eos_token_id holds a non-integer");
+      } else if (!take(e)) {
+        return InvalidFormat("generation_config.json: eos_token_id is neither an integer nor a list");
+      }
+      if (!ids.empty()) QASR_RETURN_IF_ERROR(set_stop_ids(sp, ids).annotate("generation_config.json"));
     }
   }
+  return Status::Ok();
+}
+
+Status set_stop_ids(SpecialTokens& sp, const std::vector<int64_t>& ids) {
+  std::vector<int32_t> out;
+  for (int64_t id : ids) {
+    if (id < 0 || id >= (int64_t{1} << 24)) return InvalidFormat(fmt::format("stop token id {} is out of range", id));
+    out.push_back(static_cast<int32_t>(id));
+  }
+  sp.stop_ids = std::move(out);
   return Status::Ok();
 }
 

@@ -32,6 +32,10 @@ Expected<SpecialTokens> find_special_tokens(const Tokenizer& tok);
 // (eos_token_id: int or list → stop ids). Empty strings skip a file.
 Status apply_model_configs(SpecialTokens& sp, const std::string& config_json, const std::string& generation_config_json);
 
+// Replaces the stop ids (each must lie in [0, 2^24); the model later checks them against
+// its vocabulary).
+Status set_stop_ids(SpecialTokens& sp, const std::vector<int64_t>& ids);
+
 // Same, reading the files from a Hugging Face folder (generation_config.json optional).
 Status apply_model_config_files(SpecialTokens& sp, const std::string& dir);
 

@@ -5,12 +5,14 @@
 #include <utf8proc.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "base/io.h"
+#include "base/json.h"
 #include "base/utf8.h"
 
 namespace qasr {
@@ -143,13 +145,18 @@ Expected<Tokenizer> Tokenizer::load_dir(const std::string& dir) {
   QASR_ASSIGN_OR_RETURN(std::string vocab_text, read_file(dir + "/vocab.json"));
   QASR_ASSIGN_OR_RETURN(std::string merges_text, read_file(dir + "/merges.txt"));
   QASR_ASSIGN_OR_RETURN(std::string config_text, read_file(dir + "/tokenizer_config.json"));
-  json vocab = json::parse(vocab_text, nullptr, false);
-  if (vocab.is_discarded() || !vocab.is_object())
-    return InvalidFormat(fmt::format("'{}/vocab.json' is not a JSON object", dir));
+  QASR_ASSIGN_OR_RETURN(json vocab, parse_json(vocab_text, fmt::format("'{}/vocab.json'", dir)));
+  if (!vocab.is_object()) return InvalidFormat(fmt::format("'{}/vocab.json' is not a JSON object", dir));
   std::vector<std::string> tokens;
+  // Ids are dense (0 .. entries − 1 in real files); one absurd id must not size the table.
+  const size_t max_id = vocab.size() + 65536;
   for (auto& [k, v] : vocab.items()) {
-    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > (1 << 24))
-      return InvalidFormat(fmt::format("'{}/vocab.json': token '{}' has an invalid id", dir, k));
+    const bool valid = v.is_number_unsigned()  ? v.get<uint64_t>() < max_id
+                       : v.is_number_integer() ? v.get<int64_t>() >= 0 && v.get<int64_t>() < static_cast<int64_t>(max_id)
+                                               : false;
+    if (!valid)
+      return InvalidFormat(fmt::format("'{}/vocab.json': token '{}' has an invalid id {} ({} entries)", dir,
+                                       utf8::repair(k), dump_json(v), vocab.size()));
     size_t id = v.get<size_t>();
     if (id >= tokens.size()) tokens.resize(id + 1);
     tokens[id] = k;
@@ -171,15 +178,17 @@ Expected<Tokenizer> Tokenizer::load_dir(const std::string& dir) {
       return InvalidFormat(fmt::format("'{}/merges.txt': line '{}' is not 'left right'", dir, line));
     merges.emplace_back(line.substr(0, sp), line.substr(sp + 1));
   }
-  json cfg = json::parse(config_text, nullptr, false);
-  if (cfg.is_discarded() || !cfg.is_object())
+  QASR_ASSIGN_OR_RETURN(json cfg, parse_json(config_text, fmt::format("'{}/tokenizer_config.json'", dir)));
+  if (!cfg.is_object())
     return InvalidFormat(fmt::format("'{}/tokenizer_config.json' is not a JSON object", dir));
   std::vector<AddedToken> added;
   if (cfg.contains("added_tokens_decoder") && cfg["added_tokens_decoder"].is_object()) {
     for (auto& [k, v] : cfg["added_tokens_decoder"].items()) {
       char* end = nullptr;
-      long id = std::strtol(k.c_str(), &end, 10);
-      if (end == k.c_str() || *end != '\0' || !v.is_object() || !v.contains("content") || !v["content"].is_string())
+      errno = 0;
+      const long long id = std::strtoll(k.c_str(), &end, 10);
+      if (end == k.c_str() || *end != '\0' || errno == ERANGE || id < 0 || id >= (1 << 24) || !v.is_object() ||
+          !v.contains("content") || !v["content"].is_string())
         return InvalidFormat(fmt::format("'{}/tokenizer_config.json': bad added_tokens_decoder entry '{}'", dir, k));
       AddedToken a;
       a.id = static_cast<int32_t>(id);
@@ -268,13 +277,17 @@ void Tokenizer::encode_ordinary(std::string_view text, std::vector<int32_t>& out
   pcre2_match_data_free(md);
 }
 
-std::vector<int32_t> Tokenizer::encode(std::string_view raw) const {
+std::vector<int32_t> Tokenizer::encode(std::string_view raw, bool split_special) const {
   // NFC needs valid UTF-8; invalid bytes become U+FFFD first.
   std::string valid = utf8::repair(raw);
   utf8proc_uint8_t* nfc = utf8proc_NFC(reinterpret_cast<const utf8proc_uint8_t*>(valid.c_str()));
   std::string text = nfc ? std::string(reinterpret_cast<char*>(nfc)) : valid;
   std::free(nfc);
   std::vector<int32_t> out;
+  if (!split_special) {
+    encode_ordinary(text, out);
+    return out;
+  }
   size_t start = 0, i = 0;
   while (i < text.size()) {
     const AddedToken* hit = nullptr;

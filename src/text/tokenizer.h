@@ -48,7 +48,10 @@ class Tokenizer {
   Tokenizer& operator=(Tokenizer&&) noexcept;
   ~Tokenizer();
 
-  std::vector<int32_t> encode(std::string_view text) const;
+  // With split_special, added tokens in the text (e.g. "<|im_end|>") become their ids, as
+  // the reference tokenizer does; without, all of the text is ordinary text (user input:
+  // a context string can never close the system turn).
+  std::vector<int32_t> encode(std::string_view text, bool split_special = true) const;
   std::string decode(std::span<const int32_t> ids, bool skip_special = true) const;
   // The raw bytes of one token (empty for ids without a string); for streaming.
   std::string_view token_bytes(int32_t id) const;

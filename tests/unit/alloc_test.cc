@@ -50,7 +50,10 @@ TEST(Allocations, DoNotGrowWithGeneratedTokens) {
     std::string sink;
     sink.reserve(1 << 16);
     long before = g_allocs.load();
-    auto r = transcribe(**s, pool, *pcm, o, [&](std::string_view p) { sink.append(p); });
+    auto r = transcribe(**s, pool, *pcm, o, [&](std::string_view p) {
+      sink.append(p);
+      return true;
+    });
     long after = g_allocs.load();
     EXPECT_TRUE(r.ok());
     EXPECT_EQ(static_cast<int>(r->token_ids.size()), n_tokens);

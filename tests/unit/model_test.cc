@@ -91,6 +91,7 @@ TEST(Model, AudioLongerThanTheSessionLimitIsAClearError) {
   o.max_new_tokens = 4;
   auto r = transcribe(**s, pool, clip("audio/whisper.cpp_jfk.wav"), o);
   ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kTooLarge);
   EXPECT_NE(r.error().find("limit"), std::string::npos) << r.error();
 }
 
@@ -106,7 +107,10 @@ TEST(Model, StreamingPiecesConcatenateToTheText) {
   o.language = "English";  // forced: everything generated is transcript
   std::string streamed;
   auto r = transcribe(**s, pool, clip("audio/whisper.cpp_jfk.wav"), o,
-                      [&](std::string_view piece) { streamed += piece; });
+                      [&](std::string_view piece) {
+                        streamed += piece;
+                        return true;
+                      });
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->language, "English");
   // The parsed text is the stripped, repetition-fixed decode; the stream is the raw decode.

@@ -97,24 +97,33 @@ TEST(Normalize, NfkcCaseFoldPunctuation) {
 }
 
 TEST(Metrics, WerAndCer) {
-  auto w = word_errors("a b c d", "a x c");
+  auto w = *word_errors("a b c d", "a x c");
   EXPECT_EQ(w.substitutions, 1);
   EXPECT_EQ(w.deletions, 1);
   EXPECT_EQ(w.insertions, 0);
   EXPECT_DOUBLE_EQ(w.rate(), 0.5);
-  auto c = char_errors("我的電話", "我電話號");
+  auto c = *char_errors("我的電話", "我電話號");
   EXPECT_EQ(c.deletions + c.substitutions + c.insertions, 2);
   EXPECT_DOUBLE_EQ(c.rate(), 0.5);
-  EXPECT_DOUBLE_EQ(word_errors("a b", "a b").rate(), 0.0);
-  EXPECT_DOUBLE_EQ(word_errors("a", "b c d").rate(), 3.0);  // insertions can exceed 100%
+  EXPECT_DOUBLE_EQ(word_errors("a b", "a b")->rate(), 0.0);
+  EXPECT_DOUBLE_EQ(word_errors("a", "b c d")->rate(), 3.0);  // insertions can exceed 100%
 }
 
 TEST(Metrics, EmptyReferenceAndHypothesis) {
-  EXPECT_DOUBLE_EQ(word_errors("", "").rate(), 0.0);
-  EXPECT_DOUBLE_EQ(word_errors("", "x").rate(), 1.0);
-  EXPECT_DOUBLE_EQ(word_errors("a b", "").rate(), 1.0);
-  EXPECT_DOUBLE_EQ(char_errors("", "").rate(), 0.0);
-  EXPECT_DOUBLE_EQ(char_errors("我", "").rate(), 1.0);
+  EXPECT_DOUBLE_EQ(word_errors("", "")->rate(), 0.0);
+  EXPECT_DOUBLE_EQ(word_errors("", "x")->rate(), 1.0);
+  EXPECT_DOUBLE_EQ(word_errors("a b", "")->rate(), 1.0);
+  EXPECT_DOUBLE_EQ(char_errors("", "")->rate(), 0.0);
+  EXPECT_DOUBLE_EQ(char_errors("我", "")->rate(), 1.0);
+}
+
+TEST(Metrics, RefusesAlignmentsBeyondTheLimit) {
+  // 40000 × 40000 characters = 1.6e9 cells > kMaxAlignmentCells: refused at once, not minutes of work.
+  std::string big(40000, 'a');
+  auto r = char_errors(big, big);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kTooLarge);
+  EXPECT_TRUE(char_errors(std::string(1000, 'a'), std::string(1000, 'b')).ok());
 }
 
 TEST(Metrics, LanguageChoice) {

@@ -1,0 +1,35 @@
+// Stopping work from outside: a cancel flag any thread may set, and a deadline. Long
+// work (transcribe, align) checks a RunControl between stages, per encoder chunk and
+// layer, per prefill layer and per decode step; unused, a check is one relaxed atomic
+// load and a null test (no clock read without a deadline).
+#pragma once
+
+#include <atomic>
+
+#include "base/clock.h"
+#include "base/status.h"
+
+namespace qasr {
+
+class CancelToken {
+ public:
+  void request() { requested_.store(true, std::memory_order_relaxed); }
+  void reset() { requested_.store(false, std::memory_order_relaxed); }
+  bool requested() const { return requested_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<bool> requested_{false};
+};
+
+struct RunControl {
+  const CancelToken* cancel = nullptr;
+  double deadline_ms = 0;  // on now_ms()'s clock; 0 = none
+  // Ok, or Cancelled / DeadlineExceeded.
+  Status check() const {
+    if (cancel && cancel->requested()) return Cancelled("cancelled");
+    if (deadline_ms > 0 && now_ms() > deadline_ms) return DeadlineExceeded("deadline exceeded");
+    return Status::Ok();
+  }
+};
+
+}  // namespace qasr
