@@ -14,8 +14,8 @@
 #include "bench/machine_peaks.h"
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
-#include "kernels/ops.h"
 #include "kernels/half.h"
+#include "kernels/ops.h"
 #include "kernels/quant.h"
 #include "kernels/vmath.h"
 
@@ -44,7 +44,9 @@ void count_flop(benchmark::State& st, double flop) {
       benchmark::Counter(flop, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 
-Isa isa_arg(int64_t a) { return a == 0 ? Isa::kScalar : a == 1 ? Isa::kAvx2 : Isa::kAvx512; }
+Isa isa_arg(int64_t a) {
+  return a == 0 ? Isa::kScalar : a == 1 ? Isa::kAvx2 : Isa::kAvx512;
+}
 
 // GEMV: rows × K weights (q4_0 or q8_0) against one q8_0 activation row.
 // Args: rows, K, isa (0 scalar, 1 avx2, 2 avx512), dtype (0 q4_0, 1 q8_0).
@@ -60,16 +62,22 @@ void BM_Gemv(benchmark::State& st) {
   const auto x = random_vec(static_cast<size_t>(K), 2);
   std::vector<BlockQ4_0> w4(q8 ? 0 : rows * K / kQK);
   std::vector<BlockQ8_0> w8(q8 ? rows * K / kQK : 0), xq(K / kQK);
-  if (q8) quantize_q8_0(w.data(), w8.data(), rows * K); else quantize_q4_0(w.data(), w4.data(), rows * K);
+  if (q8)
+    quantize_q8_0(w.data(), w8.data(), rows * K);
+  else
+    quantize_q4_0(w.data(), w4.data(), rows * K);
   quantize_q8_0(x.data(), xq.data(), K);
   std::vector<float> y(rows);
   for (auto _ : st) {
-    if (q8) qk.gemv_q8_0(w8.data(), rows, xq.data(), K, y.data());
-    else qk.gemv_q4_0(w4.data(), rows, xq.data(), K, y.data());
+    if (q8)
+      qk.gemv_q8_0(w8.data(), rows, xq.data(), K, y.data());
+    else
+      qk.gemv_q4_0(w4.data(), rows, xq.data(), K, y.data());
     benchmark::DoNotOptimize(y.data());
   }
   const double bytes = static_cast<double>(rows * K / kQK) * (q8 ? sizeof(BlockQ8_0) : sizeof(BlockQ4_0));
-  st.counters["GB/s"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  st.counters["GB/s"] =
+      benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
   st.SetLabel(std::string(isa_name(qk.isa)) + (q8 ? " q8_0" : " q4_0"));
 }
 // 1024×3072 (0.6B MLP down, fits L2/L3) and the 0.6B lm_head (151936×1024, 87 MB q4_0: DRAM).
@@ -81,7 +89,8 @@ void BM_Read(benchmark::State& st) {
   const size_t n = static_cast<size_t>(st.range(0)) << 20;
   std::vector<char> buf(n, 1);
   for (auto _ : st) benchmark::DoNotOptimize(sum_bytes(buf.data(), n));
-  st.counters["GB/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  st.counters["GB/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate,
+                                           benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_Read)->Arg(84)->ArgName("MiB")->Unit(benchmark::kMillisecond);
 
@@ -102,9 +111,16 @@ void BM_Matmul(benchmark::State& st) {
                                            benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 // Decode (M = 1) and prefill (M = 160) on the 0.6B MLP up-projection; 1 and 2 threads.
-BENCHMARK(BM_Matmul)->ArgsProduct({{1, 160}, {3072}, {1024}, {1, 2}})->ArgNames({"M", "N", "K", "threads"})->UseRealTime();
+BENCHMARK(BM_Matmul)
+    ->ArgsProduct({{1, 160}, {3072}, {1024}, {1, 2}})
+    ->ArgNames({"M", "N", "K", "threads"})
+    ->UseRealTime();
 // Decode of the 0.6B lm_head (87 MB of q4_0 streamed from DRAM every token).
-BENCHMARK(BM_Matmul)->ArgsProduct({{1}, {151936}, {1024}, {1, 2}})->ArgNames({"M", "N", "K", "threads"})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Matmul)
+    ->ArgsProduct({{1}, {151936}, {1024}, {1, 2}})
+    ->ArgNames({"M", "N", "K", "threads"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 // Attention: L query rows (causal over a cache of L) or one decode row over n keys.
 void BM_Attention(benchmark::State& st) {
@@ -115,7 +131,8 @@ void BM_Attention(benchmark::State& st) {
   const auto v = random_vec(static_cast<size_t>(n * KV * hd), 7);
   std::vector<float> out(L * H * hd);
   for (auto _ : st) {
-    ops::attention(pool, q.data(), H * hd, L, k.data(), v.data(), hd, n * hd, n, H, KV, hd, 0.088f, n - L, out.data(), H * hd);
+    ops::attention(pool, q.data(), H * hd, L, k.data(), v.data(), hd, n * hd, n, H, KV, hd, 0.088f, n - L, out.data(),
+                   H * hd);
     benchmark::DoNotOptimize(out.data());
   }
   // Causal: about half of the L×n score matrix for prefill.
@@ -140,7 +157,9 @@ void BM_Inplace(benchmark::State& st) {
   st.counters["elem/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
   st.SetLabel(fast ? "avx2" : "scalar");
 }
-BENCHMARK(BM_Inplace<vmath::ref::gelu_erf, vmath::avx2::gelu_erf>)->Name("BM_GeluErf")->ArgsProduct({{3584 * 13 + 5}, {0, 1}});
+BENCHMARK(BM_Inplace<vmath::ref::gelu_erf, vmath::avx2::gelu_erf>)
+    ->Name("BM_GeluErf")
+    ->ArgsProduct({{3584 * 13 + 5}, {0, 1}});
 BENCHMARK(BM_Inplace<vmath::ref::softmax, vmath::avx2::softmax>)->Name("BM_Softmax")->ArgsProduct({{1037}, {0, 1}});
 
 void BM_Swiglu(benchmark::State& st) {
@@ -149,7 +168,8 @@ void BM_Swiglu(benchmark::State& st) {
   std::vector<float> out(n);
   const bool fast = st.range(1) == 1;
   for (auto _ : st) {
-    fast ? vmath::avx2::swiglu(g.data(), u.data(), n, out.data()) : vmath::ref::swiglu(g.data(), u.data(), n, out.data());
+    fast ? vmath::avx2::swiglu(g.data(), u.data(), n, out.data())
+         : vmath::ref::swiglu(g.data(), u.data(), n, out.data());
     benchmark::DoNotOptimize(out.data());
   }
   st.counters["elem/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
@@ -168,7 +188,8 @@ void BM_RmsNorm(benchmark::State& st) {
            : vmath::ref::rms_norm_row(x.data() + r * n, n, w.data(), 1e-6f, y.data() + r * n);
     benchmark::DoNotOptimize(y.data());
   }
-  st.counters["elem/s"] = benchmark::Counter(static_cast<double>(n * rows), benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["elem/s"] =
+      benchmark::Counter(static_cast<double>(n * rows), benchmark::Counter::kIsIterationInvariantRate);
   st.SetLabel(fast ? "avx2" : "scalar");
 }
 BENCHMARK(BM_RmsNorm)->ArgsProduct({{1024}, {0, 1}});

@@ -25,7 +25,8 @@ std::string sniff_format(const uint8_t* p, size_t n) {
   if (starts("fLaC")) return "FLAC";
   if (starts("OggS")) return "Ogg";
   if (starts("ID3") || (n >= 2 && p[0] == 0xFF && (p[1] & 0xE0) == 0xE0)) return "MP3";
-  if (starts("ftyp", 4)) return "MP4/M4A (AAC), which libsndfile cannot decode; convert it first, e.g. `ffmpeg -i IN -ar 16000 OUT.wav`";
+  if (starts("ftyp", 4))
+    return "MP4/M4A (AAC), which libsndfile cannot decode; convert it first, e.g. `ffmpeg -i IN -ar 16000 OUT.wav`";
   if (starts("FORM")) return "AIFF";
   if (starts("NIST_1A")) return "NIST SPHERE";
   if (starts(".snd")) return "AU";
@@ -46,7 +47,9 @@ struct MemSource {
   sf_count_t size;
   sf_count_t pos;
 };
-sf_count_t mem_len(void* u) { return static_cast<MemSource*>(u)->size; }
+sf_count_t mem_len(void* u) {
+  return static_cast<MemSource*>(u)->size;
+}
 sf_count_t mem_seek(sf_count_t off, int whence, void* u) {
   auto* m = static_cast<MemSource*>(u);
   sf_count_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? m->pos : m->size;
@@ -63,8 +66,12 @@ sf_count_t mem_read(void* dst, sf_count_t count, void* u) {
   m->pos += k;
   return k;
 }
-sf_count_t mem_write(const void*, sf_count_t, void*) { return 0; }
-sf_count_t mem_tell(void* u) { return static_cast<MemSource*>(u)->pos; }
+sf_count_t mem_write(const void*, sf_count_t, void*) {
+  return 0;
+}
+sf_count_t mem_tell(void* u) {
+  return static_cast<MemSource*>(u)->pos;
+}
 
 // Reads every frame of an open file, checking limits and truncation.
 Expected<Pcm16k> read_all(SNDFILE* snd, const SF_INFO& info, const std::string& name, const std::string& format,
@@ -82,8 +89,7 @@ Expected<Pcm16k> read_all(SNDFILE* snd, const SF_INFO& info, const std::string& 
     if (got <= 0) break;
     total += got;
     if (total > max_frames)
-      return TooLarge(fmt::format("'{}' ({}) is longer than the limit of {:.0f} s", name, format,
-                                       limits.max_seconds));
+      return TooLarge(fmt::format("'{}' ({}) is longer than the limit of {:.0f} s", name, format, limits.max_seconds));
     inter.insert(inter.end(), block.begin(), block.begin() + got * info.channels);
   }
   if (sf_error(snd) != SF_ERR_NO_ERROR)
@@ -95,24 +101,34 @@ Expected<Pcm16k> read_all(SNDFILE* snd, const SF_INFO& info, const std::string& 
     sf_command(snd, SFC_GET_LOG_INFO, log, sizeof(log) - 1);
     if (std::strstr(log, "*** Data length") != nullptr || std::strstr(log, "Chunk size > file length") != nullptr ||
         std::strstr(log, "should be") != nullptr)
-      return InvalidFormat(fmt::format("cannot decode '{}' (WAV): file is truncated (data chunk shorter than its header says)", name));
+      return InvalidFormat(
+          fmt::format("cannot decode '{}' (WAV): file is truncated (data chunk shorter than its header says)", name));
   }
   if (info.frames > 0 && info.frames != SF_COUNT_MAX && total < info.frames && format != "MP3")
-    return InvalidFormat(fmt::format("cannot decode '{}' ({}): truncated, {} of {} frames present", name, format,
-                                     total, info.frames));
+    return InvalidFormat(
+        fmt::format("cannot decode '{}' ({}): truncated, {} of {} frames present", name, format, total, info.frames));
   if (total == 0) return InvalidFormat(fmt::format("'{}' ({}) holds no audio samples", name, format));
   return pcm_from_float(inter, info.samplerate, info.channels);
 }
 
 std::string sf_format_name(int fmt_code) {
   switch (fmt_code & SF_FORMAT_TYPEMASK) {
-    case SF_FORMAT_WAV: case SF_FORMAT_WAVEX: case SF_FORMAT_RF64: return "WAV";
-    case SF_FORMAT_FLAC: return "FLAC";
-    case SF_FORMAT_OGG: return (fmt_code & SF_FORMAT_SUBMASK) == SF_FORMAT_OPUS ? "Opus" : "Ogg Vorbis";
-    case SF_FORMAT_MPEG: return "MP3";
-    case SF_FORMAT_AIFF: return "AIFF";
-    case SF_FORMAT_NIST: return "NIST SPHERE";
-    default: return fmt::format("libsndfile format 0x{:x}", fmt_code);
+    case SF_FORMAT_WAV:
+    case SF_FORMAT_WAVEX:
+    case SF_FORMAT_RF64:
+      return "WAV";
+    case SF_FORMAT_FLAC:
+      return "FLAC";
+    case SF_FORMAT_OGG:
+      return (fmt_code & SF_FORMAT_SUBMASK) == SF_FORMAT_OPUS ? "Opus" : "Ogg Vorbis";
+    case SF_FORMAT_MPEG:
+      return "MP3";
+    case SF_FORMAT_AIFF:
+      return "AIFF";
+    case SF_FORMAT_NIST:
+      return "NIST SPHERE";
+    default:
+      return fmt::format("libsndfile format 0x{:x}", fmt_code);
   }
 }
 

@@ -45,6 +45,6 @@ Expected<Pcm16k> pcm_from_float(std::span<const float> interleaved, int sample_r
 
 // Raw 16 kHz mono PCM from memory (the server's streaming input).
 Expected<Pcm16k> pcm16k_from_f32(std::span<const float> samples);  // peak safety applied
-Pcm16k pcm16k_from_s16(std::span<const int16_t> samples);  // x / 32768, as the official code
+Pcm16k pcm16k_from_s16(std::span<const int16_t> samples);          // x / 32768, as the official code
 
 }  // namespace qasr

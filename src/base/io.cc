@@ -139,7 +139,8 @@ Expected<AtomicFile> AtomicFile::create(const std::string& path, const std::vect
     for (const std::string& in : inputs) {
       FileId in_id;
       if (file_id(in, &in_id) && in_id == out_id)
-        return InvalidArgument(fmt::format("output '{}' is the input '{}' (or a link to it); write to another path", path, in));
+        return InvalidArgument(
+            fmt::format("output '{}' is the input '{}' (or a link to it); write to another path", path, in));
     }
   }
   // A symlink as output: write where it points, so the link stays a link.
@@ -187,7 +188,9 @@ AtomicFile& AtomicFile::operator=(AtomicFile&& o) noexcept {
   return *this;
 }
 
-AtomicFile::~AtomicFile() { discard(); }
+AtomicFile::~AtomicFile() {
+  discard();
+}
 
 void AtomicFile::discard() {
   if (fd_ >= 0) {

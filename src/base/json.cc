@@ -10,8 +10,10 @@ int json_depth(std::string_view t, int limit) {
   for (size_t i = 0; i < t.size(); ++i) {
     const char c = t[i];
     if (in_string) {
-      if (c == '\\') ++i;  // skip the escaped character
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++i;  // skip the escaped character
+      else if (c == '"')
+        in_string = false;
       continue;
     }
     if (c == '"') {

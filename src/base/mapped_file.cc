@@ -59,7 +59,8 @@ Expected<VirtualBuffer> VirtualBuffer::reserve(size_t bytes) {
   if (bytes == 0) return b;
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED)
-    return ResourceExhausted(fmt::format("cannot reserve {} MiB of address space: {}", bytes >> 20, std::strerror(errno)));
+    return ResourceExhausted(
+        fmt::format("cannot reserve {} MiB of address space: {}", bytes >> 20, std::strerror(errno)));
   b.data_ = p;
   b.size_ = bytes;
   return b;

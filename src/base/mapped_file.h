@@ -45,7 +45,9 @@ class VirtualBuffer {
   ~VirtualBuffer();
 
   template <typename T>
-  T* as() const { return reinterpret_cast<T*>(data_); }
+  T* as() const {
+    return reinterpret_cast<T*>(data_);
+  }
   size_t size() const { return size_; }
   // Gives touched pages back to the OS (MADV_DONTNEED); contents become zero.
   void release_pages();

@@ -20,12 +20,18 @@ void scan(const char* path, MemoryProbe& m, bool rollup) {
     const int64_t b = static_cast<int64_t>(kb) * 1024;
     if (rollup) {
       if (!std::strcmp(key, "Pss")) m.pss = b;
-    } else if (!std::strcmp(key, "VmRSS")) m.rss = b;
-    else if (!std::strcmp(key, "RssAnon")) m.rss_anon = b;
-    else if (!std::strcmp(key, "RssFile")) m.rss_file = b;
-    else if (!std::strcmp(key, "RssShmem")) m.rss_shmem = b;
-    else if (!std::strcmp(key, "VmSwap")) m.swap = b;
-    else if (!std::strcmp(key, "VmHWM")) m.hwm = b;
+    } else if (!std::strcmp(key, "VmRSS"))
+      m.rss = b;
+    else if (!std::strcmp(key, "RssAnon"))
+      m.rss_anon = b;
+    else if (!std::strcmp(key, "RssFile"))
+      m.rss_file = b;
+    else if (!std::strcmp(key, "RssShmem"))
+      m.rss_shmem = b;
+    else if (!std::strcmp(key, "VmSwap"))
+      m.swap = b;
+    else if (!std::strcmp(key, "VmHWM"))
+      m.hwm = b;
   }
   std::fclose(f);
 }
@@ -42,7 +48,9 @@ MemoryProbe read_memory() {
   return m;
 }
 
-void trim_heap() { malloc_trim(0); }
+void trim_heap() {
+  malloc_trim(0);
+}
 
 void configure_allocator() {
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);

@@ -8,13 +8,13 @@
 namespace qasr {
 
 struct MemoryProbe {
-  int64_t rss = 0;        // VmRSS
-  int64_t rss_anon = 0;   // RssAnon
-  int64_t rss_file = 0;   // RssFile (mapped files, e.g. model weights)
-  int64_t rss_shmem = 0;  // RssShmem
-  int64_t swap = 0;       // VmSwap
-  int64_t hwm = 0;        // VmHWM (peak RSS)
-  int64_t pss = -1;       // Pss from smaps_rollup (-1 if unavailable)
+  int64_t rss = 0;          // VmRSS
+  int64_t rss_anon = 0;     // RssAnon
+  int64_t rss_file = 0;     // RssFile (mapped files, e.g. model weights)
+  int64_t rss_shmem = 0;    // RssShmem
+  int64_t swap = 0;         // VmSwap
+  int64_t hwm = 0;          // VmHWM (peak RSS)
+  int64_t pss = -1;         // Pss from smaps_rollup (-1 if unavailable)
   int64_t heap_in_use = 0;  // mallinfo2().uordblks + hblkhd
   int64_t heap_free = 0;    // mallinfo2().fordblks (freed but not returned)
 };

@@ -25,8 +25,10 @@ Status write_npy_f32(const std::string& path, const float* data, const std::vect
     dims += fmt::format("{}, ", d);
     count *= d;
   }
-  if (shape.size() > 1) dims.resize(dims.size() - 2);  // "(128, 300)"; 1-D keeps "(5,)"
-  else if (shape.size() == 1) dims.resize(dims.size() - 1);
+  if (shape.size() > 1)
+    dims.resize(dims.size() - 2);  // "(128, 300)"; 1-D keeps "(5,)"
+  else if (shape.size() == 1)
+    dims.resize(dims.size() - 1);
   std::string header = fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}), }}", dims);
   // Total header (magic 6 + version 2 + len 2 + header + '\n') padded to 64 bytes.
   size_t total = 10 + header.size() + 1;

@@ -54,17 +54,39 @@ class [[nodiscard]] Status {
 };
 
 // Constructors by kind, so call sites read as what went wrong.
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
-inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
-inline Status InvalidFormat(std::string m) { return {StatusCode::kInvalidFormat, std::move(m)}; }
-inline Status Unsupported(std::string m) { return {StatusCode::kUnsupported, std::move(m)}; }
-inline Status TooLarge(std::string m) { return {StatusCode::kTooLarge, std::move(m)}; }
-inline Status Cancelled(std::string m) { return {StatusCode::kCancelled, std::move(m)}; }
-inline Status DeadlineExceeded(std::string m) { return {StatusCode::kDeadlineExceeded, std::move(m)}; }
-inline Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
-inline Status ResourceExhausted(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
-inline Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
-inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
+inline Status NotFound(std::string m) {
+  return {StatusCode::kNotFound, std::move(m)};
+}
+inline Status InvalidFormat(std::string m) {
+  return {StatusCode::kInvalidFormat, std::move(m)};
+}
+inline Status Unsupported(std::string m) {
+  return {StatusCode::kUnsupported, std::move(m)};
+}
+inline Status TooLarge(std::string m) {
+  return {StatusCode::kTooLarge, std::move(m)};
+}
+inline Status Cancelled(std::string m) {
+  return {StatusCode::kCancelled, std::move(m)};
+}
+inline Status DeadlineExceeded(std::string m) {
+  return {StatusCode::kDeadlineExceeded, std::move(m)};
+}
+inline Status Unavailable(std::string m) {
+  return {StatusCode::kUnavailable, std::move(m)};
+}
+inline Status ResourceExhausted(std::string m) {
+  return {StatusCode::kResourceExhausted, std::move(m)};
+}
+inline Status IoError(std::string m) {
+  return {StatusCode::kIoError, std::move(m)};
+}
+inline Status Internal(std::string m) {
+  return {StatusCode::kInternal, std::move(m)};
+}
 // An errno-based failure of a system call on `what` (ENOENT → NotFound, ENOMEM →
 // ResourceExhausted, EFBIG → TooLarge, else IoError), message "what: strerror".
 Status errno_status(int err, std::string_view what);
@@ -73,7 +95,7 @@ Status errno_status(int err, std::string_view what);
 template <typename T>
 class [[nodiscard]] Expected {
  public:
-  Expected(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Expected(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Expected(Status status) : status_(std::move(status)) {  // NOLINT
     if (status_.ok()) status_ = Internal("Expected built from an OK status");
   }
@@ -127,8 +149,7 @@ class CheckFailure {
   } while (0)
 
 // auto x = value of an Expected<T>, or return its error.
-#define QASR_ASSIGN_OR_RETURN(lhs, expr)                   \
-  auto QASR_CONCAT(qasr_expected_, __LINE__) = (expr);     \
-  if (!QASR_CONCAT(qasr_expected_, __LINE__).ok())         \
-    return QASR_CONCAT(qasr_expected_, __LINE__).status(); \
+#define QASR_ASSIGN_OR_RETURN(lhs, expr)                                                                  \
+  auto QASR_CONCAT(qasr_expected_, __LINE__) = (expr);                                                    \
+  if (!QASR_CONCAT(qasr_expected_, __LINE__).ok()) return QASR_CONCAT(qasr_expected_, __LINE__).status(); \
   lhs = std::move(QASR_CONCAT(qasr_expected_, __LINE__)).value()

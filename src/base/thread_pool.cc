@@ -57,7 +57,9 @@ bool spin_until(Pred pred) {
 void ThreadPool::worker(int index) {
   uint64_t seen = 0;
   for (;;) {
-    auto ready = [&] { return stop_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen; };
+    auto ready = [&] {
+      return stop_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen;
+    };
     if (!spin_until(ready)) {
       std::unique_lock<std::mutex> lk(mutex_);
       start_cv_.wait(lk, ready);
@@ -119,8 +121,8 @@ int default_thread_count() {
 
 namespace qasr {
 
-void* ThreadPool::scratch(int thread, int slot, size_t bytes) {
-  std::vector<char>& v = scratch_[static_cast<size_t>(thread) * kScratchSlots + slot];
+void* ThreadPool::scratch(int thread, Scratch slot, size_t bytes) {
+  std::vector<char>& v = scratch_[static_cast<size_t>(thread) * kScratchSlots + static_cast<int>(slot)];
   if (v.size() < bytes) v.resize(bytes);
   return v.data();
 }

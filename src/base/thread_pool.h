@@ -12,9 +12,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <type_traits>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace qasr {
@@ -28,19 +28,28 @@ class ThreadPool {
 
   int size() const { return n_threads_; }
 
-  // Per-thread scratch memory for kernels, grown on demand and reused (no
-  // allocation per call once warm). `slot` separates buffers used together.
-  // Owned by the pool; release_scratch() frees all of it (e.g. when a model is
-  // unloaded), so nothing lingers in thread-locals.
-  static constexpr int kScratchSlots = 4;
-  void* scratch(int thread, int slot, size_t bytes);
+  // Per-thread scratch memory for kernels, grown on demand and reused (no allocation
+  // per call once warm). The pool is its one owner (no thread-locals): release_scratch()
+  // frees all of it, e.g. when a model is unloaded. Each slot has one use, so buffers
+  // live at the same time never share one:
+  enum class Scratch : int {
+    kWeightRows,         // per thread: weight rows converted / repacked for a GEMM or row-dot block
+    kPackedActivations,  // thread 0 only: activations quantized or packed once per matmul, shared by all
+    kScores,             // per thread: attention scores
+    kKvRows,             // per thread: f16 KV rows converted to f32 for block attention
+    kCount
+  };
+  static constexpr int kScratchSlots = static_cast<int>(Scratch::kCount);
+  void* scratch(int thread, Scratch slot, size_t bytes);
   void release_scratch();
   size_t scratch_bytes() const;
   // fn(begin, end, thread_index). Ranges are multiples of `grain` (except the last).
   // Takes any callable by reference without allocating (no std::function).
   template <typename Fn>
   void parallel_for(int64_t n, int64_t grain, Fn&& fn) {
-    RangeFn ref{&fn, [](void* obj, int64_t b, int64_t e, int t) { (*static_cast<std::remove_reference_t<Fn>*>(obj))(b, e, t); }};
+    RangeFn ref{&fn, [](void* obj, int64_t b, int64_t e, int t) {
+                  (*static_cast<std::remove_reference_t<Fn>*>(obj))(b, e, t);
+                }};
     run(n, grain, ref);
   }
 

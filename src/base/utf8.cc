@@ -11,12 +11,24 @@ int lead_info(unsigned char b, unsigned char& lo, unsigned char& hi) {
   if (b < 0x80) return 1;
   if (b < 0xC2) return 0;
   if (b < 0xE0) return 2;
-  if (b == 0xE0) { lo = 0xA0; return 3; }
-  if (b == 0xED) { hi = 0x9F; return 3; }
+  if (b == 0xE0) {
+    lo = 0xA0;
+    return 3;
+  }
+  if (b == 0xED) {
+    hi = 0x9F;
+    return 3;
+  }
   if (b < 0xF0) return 3;
-  if (b == 0xF0) { lo = 0x90; return 4; }
+  if (b == 0xF0) {
+    lo = 0x90;
+    return 4;
+  }
   if (b < 0xF4) return 4;
-  if (b == 0xF4) { hi = 0x8F; return 4; }
+  if (b == 0xF4) {
+    hi = 0x8F;
+    return 4;
+  }
   return 0;
 }
 
@@ -33,15 +45,29 @@ std::string repair(std::string_view s) {
     unsigned char b = static_cast<unsigned char>(s[i]);
     unsigned char lo, hi;
     int len = lead_info(b, lo, hi);
-    if (len == 1) { out.push_back(static_cast<char>(b)); ++i; continue; }
-    if (len == 0) { out += kReplacement; ++i; continue; }
+    if (len == 1) {
+      out.push_back(static_cast<char>(b));
+      ++i;
+      continue;
+    }
+    if (len == 0) {
+      out += kReplacement;
+      ++i;
+      continue;
+    }
     size_t j = 1;
     bool ok = true;
     for (; j < static_cast<size_t>(len); ++j) {
-      if (i + j >= n) { ok = false; break; }
+      if (i + j >= n) {
+        ok = false;
+        break;
+      }
       unsigned char c = static_cast<unsigned char>(s[i + j]);
       unsigned char l = j == 1 ? lo : 0x80, h = j == 1 ? hi : 0xBF;
-      if (c < l || c > h) { ok = false; break; }
+      if (c < l || c > h) {
+        ok = false;
+        break;
+      }
     }
     if (ok) {
       out.append(s.substr(i, len));
@@ -103,10 +129,19 @@ std::u32string to_u32(std::string_view s) {
     unsigned char b = static_cast<unsigned char>(s[i]);
     char32_t cp;
     int len;
-    if (b < 0x80) { cp = b; len = 1; }
-    else if (b < 0xE0) { cp = b & 0x1F; len = 2; }
-    else if (b < 0xF0) { cp = b & 0x0F; len = 3; }
-    else { cp = b & 0x07; len = 4; }
+    if (b < 0x80) {
+      cp = b;
+      len = 1;
+    } else if (b < 0xE0) {
+      cp = b & 0x1F;
+      len = 2;
+    } else if (b < 0xF0) {
+      cp = b & 0x0F;
+      len = 3;
+    } else {
+      cp = b & 0x07;
+      len = 4;
+    }
     for (int j = 1; j < len && i + j < s.size(); ++j) cp = (cp << 6) | (static_cast<unsigned char>(s[i + j]) & 0x3F);
     out.push_back(cp);
     i += len;
@@ -124,10 +159,24 @@ std::string from_u32(std::u32string_view s) {
 bool is_space(char32_t c) {
   // Python's str.isspace(): bidirectional class WS/B/S or category Zs.
   switch (c) {
-    case 0x09: case 0x0A: case 0x0B: case 0x0C: case 0x0D:
-    case 0x1C: case 0x1D: case 0x1E: case 0x1F: case 0x20:
-    case 0x85: case 0xA0: case 0x1680:
-    case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:
+    case 0x09:
+    case 0x0A:
+    case 0x0B:
+    case 0x0C:
+    case 0x0D:
+    case 0x1C:
+    case 0x1D:
+    case 0x1E:
+    case 0x1F:
+    case 0x20:
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000:
       return true;
     default:
       return c >= 0x2000 && c <= 0x200A;

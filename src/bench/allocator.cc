@@ -12,7 +12,9 @@ namespace qasr {
 
 Status ensure_allocator(const std::string& allocator, char** argv) {
   if (allocator == "glibc") return Status::Ok();
-  const char* soname = allocator == "jemalloc" ? "libjemalloc.so.2" : allocator == "mimalloc" ? "libmimalloc.so.2" : nullptr;
+  const char* soname = allocator == "jemalloc"   ? "libjemalloc.so.2"
+                       : allocator == "mimalloc" ? "libmimalloc.so.2"
+                                                 : nullptr;
   if (!soname) return InvalidArgument(fmt::format("unknown --allocator '{}' (glibc, jemalloc, mimalloc)", allocator));
   const char* package = allocator == "jemalloc" ? "libjemalloc2" : "libmimalloc2.0";
   if (const char* active = std::getenv("QASR_ALLOCATOR_ACTIVE"); active && allocator == active) {

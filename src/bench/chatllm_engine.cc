@@ -93,9 +93,17 @@ void on_end(void*) {}
       phases["before_load"] = probe_to_json(make_probe(read_memory()));
       Capture cap;
       void* obj = api.create();
-      std::vector<std::string> params = {"-m", c.models[mi], "-n", std::to_string(c.threads), "-t", "0",
-                                         "--max_new_tokens", std::to_string(c.max_new_tokens),
-                                         "--multimedia_file_tags", "{{", "}}"};
+      std::vector<std::string> params = {"-m",
+                                         c.models[mi],
+                                         "-n",
+                                         std::to_string(c.threads),
+                                         "-t",
+                                         "0",
+                                         "--max_new_tokens",
+                                         std::to_string(c.max_new_tokens),
+                                         "--multimedia_file_tags",
+                                         "{{",
+                                         "}}"};
       if (!c.language.empty()) params.insert(params.end(), {"--set", "language", c.language});
       for (const std::string& p : params) api.append_param(obj, p.c_str());
       const double t0 = now_ms();
@@ -121,8 +129,12 @@ void on_end(void*) {}
                       {"decode_ms", t_end - cap.t_call - first},
                       {"total_ms", t_end - cap.t_call},
                       {"generated_tokens", cap.chunks}};
-      send_json_line(out, {{"type", "run"}, {"iteration", it + 1}, {"model", mi}, {"raw", cap.text}, {"phases", phases},
-                 {"metrics", metrics}});
+      send_json_line(out, {{"type", "run"},
+                           {"iteration", it + 1},
+                           {"model", mi},
+                           {"raw", cap.text},
+                           {"phases", phases},
+                           {"metrics", metrics}});
     }
   send_json_line(out, {{"type", "done"}});
   _exit(0);
@@ -131,7 +143,7 @@ void on_end(void*) {}
 }  // namespace
 
 Expected<SwitchResults> run_chatllm_switch_bench(const SwitchConfig& c, const std::string& lib,
-                                        const std::function<void(const std::string&)>& progress) {
+                                                 const std::function<void(const std::string&)>& progress) {
   if (c.models.empty()) return InvalidArgument("bench: give at least one --model");
   if (c.mode != "switch") return InvalidArgument("--engine chatllm supports `bench switch` only");
   // The child's reports: run messages are kept and turned into results once it has ended.
@@ -141,29 +153,31 @@ Expected<SwitchResults> run_chatllm_switch_bench(const SwitchConfig& c, const st
   int last_iter = 0;
   size_t last_model = 0;
   bool done = false;
-  auto st = run_in_child([&](int fd) { child_main(c, lib, fd); }, [&](const std::string& line) {
-    // Our own child's lines; still read defensively (a crashing child can cut one short).
-    auto parsed = parse_json(line, "chatllm child report");
-    if (!parsed.ok() || !parsed->is_object()) return;
-    json& j = *parsed;
-    const std::string type = j.contains("type") && j["type"].is_string() ? j["type"].get<std::string>() : "";
-    auto int_of = [&](const char* k) { return j.contains(k) && j[k].is_number_integer() ? j[k].get<int>() : -1; };
-    if (type == "baseline") {
-      baseline = j["probe"];
-    } else if (type == "phase") {
-      last_iter = int_of("iteration"), last_model = static_cast<size_t>(int_of("model"));
-      last_phase = j.contains("phase") && j["phase"].is_string() ? j["phase"].get<std::string>() : "?";
-    } else if (type == "error") {
-      error = j.contains("message") && j["message"].is_string() ? j["message"].get<std::string>() : "unknown error";
-    } else if (type == "done") {
-      done = true;
-    } else if (type == "run") {
-      const int it = int_of("iteration"), mi = int_of("model");
-      if (progress && !c.quiet && mi >= 0 && static_cast<size_t>(mi) < c.models.size())
-        progress(fmt::format("iteration {}/{} {} (chatllm)", it, c.iterations, model_label(c.models[mi])));
-      runs.push_back(std::move(j));
-    }
-  });
+  auto st = run_in_child(
+      [&](int fd) { child_main(c, lib, fd); },
+      [&](const std::string& line) {
+        // Our own child's lines; still read defensively (a crashing child can cut one short).
+        auto parsed = parse_json(line, "chatllm child report");
+        if (!parsed.ok() || !parsed->is_object()) return;
+        json& j = *parsed;
+        const std::string type = j.contains("type") && j["type"].is_string() ? j["type"].get<std::string>() : "";
+        auto int_of = [&](const char* k) { return j.contains(k) && j[k].is_number_integer() ? j[k].get<int>() : -1; };
+        if (type == "baseline") {
+          baseline = j["probe"];
+        } else if (type == "phase") {
+          last_iter = int_of("iteration"), last_model = static_cast<size_t>(int_of("model"));
+          last_phase = j.contains("phase") && j["phase"].is_string() ? j["phase"].get<std::string>() : "?";
+        } else if (type == "error") {
+          error = j.contains("message") && j["message"].is_string() ? j["message"].get<std::string>() : "unknown error";
+        } else if (type == "done") {
+          done = true;
+        } else if (type == "run") {
+          const int it = int_of("iteration"), mi = int_of("model");
+          if (progress && !c.quiet && mi >= 0 && static_cast<size_t>(mi) < c.models.size())
+            progress(fmt::format("iteration {}/{} {} (chatllm)", it, c.iterations, model_label(c.models[mi])));
+          runs.push_back(std::move(j));
+        }
+      });
   if (!st.ok()) return st.status();
   const int status = *st;
   if (!error.empty()) return Internal("chatllm engine: " + error);
@@ -175,9 +189,9 @@ Expected<SwitchResults> run_chatllm_switch_bench(const SwitchConfig& c, const st
                            ? "; this is chatllm.cpp's known abort when a Qwen3-ASR object is destroyed "
                              "(chatllm-format.md §3.5): build libchatllm with the one-line pos_helper fix"
                            : "";
-    return Internal(fmt::format("chatllm child process {} during iteration {}, model {}, phase {}{}", what,
-                                     last_iter, last_model < c.models.size() ? model_label(c.models[last_model]) : "?",
-                                     last_phase, hint));
+    return Internal(fmt::format("chatllm child process {} during iteration {}, model {}, phase {}{}", what, last_iter,
+                                last_model < c.models.size() ? model_label(c.models[last_model]) : "?", last_phase,
+                                hint));
   }
   SwitchResults res;
   res.config = run_config_of(c, "chatllm");

@@ -17,6 +17,6 @@
 namespace qasr {
 
 Expected<SwitchResults> run_chatllm_switch_bench(const SwitchConfig& cfg, const std::string& lib_path,
-                                                  const std::function<void(const std::string&)>& progress);
+                                                 const std::function<void(const std::string&)>& progress);
 
 }  // namespace qasr

@@ -62,11 +62,21 @@ Expected<LeakReport> run_leak_check(const std::string& self, const std::vector<s
   QASR_RETURN_IF_ERROR(make_dirs(work_dir));
   const std::string log = work_dir + "/memcheck.log";
   ::unlink(log.c_str());
-  std::vector<std::string> argv = {"valgrind",         "--tool=memcheck", "--leak-check=full",
-                                   "--show-leak-kinds=all", "--num-callers=30", "--log-file=" + log,
-                                   self,               "bench",           "cycles",
-                                   "--audio",          audio,             "--cycles",
-                                   std::to_string(cycles), "--max-new-tokens", std::to_string(max_new_tokens)};
+  std::vector<std::string> argv = {"valgrind",
+                                   "--tool=memcheck",
+                                   "--leak-check=full",
+                                   "--show-leak-kinds=all",
+                                   "--num-callers=30",
+                                   "--log-file=" + log,
+                                   self,
+                                   "bench",
+                                   "cycles",
+                                   "--audio",
+                                   audio,
+                                   "--cycles",
+                                   std::to_string(cycles),
+                                   "--max-new-tokens",
+                                   std::to_string(max_new_tokens)};
   for (const std::string& m : models) argv.insert(argv.end(), {"--model", m});
   QASR_ASSIGN_OR_RETURN(const int rc, spawn_and_wait(argv));
   auto text = read_file(log, size_t{256} << 20);

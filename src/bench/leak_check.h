@@ -13,8 +13,8 @@ namespace qasr {
 struct LeakReport {
   long long definitely_bytes = 0, definitely_blocks = 0, indirectly_bytes = 0, indirectly_blocks = 0;
   long long possibly_bytes = 0, possibly_blocks = 0, reachable_bytes = 0, reachable_blocks = 0;
-  int exit_code = 0;      // of the program valgrind ran
-  std::string log_path;   // valgrind's full report
+  int exit_code = 0;     // of the program valgrind ran
+  std::string log_path;  // valgrind's full report
 };
 
 // Reads the LEAK SUMMARY (or "All heap blocks were freed") of a memcheck log.

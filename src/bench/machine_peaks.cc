@@ -64,15 +64,16 @@ __attribute__((target("avx2"))) int64_t maddubs_chains(int64_t iters) {
   const __m256i w = _mm256_set1_epi8(3);
   __m256i b0 = _mm256_set1_epi8(1), b1 = _mm256_set1_epi8(-1), b2 = _mm256_set1_epi8(2), b3 = _mm256_set1_epi8(-2),
           b4 = _mm256_set1_epi8(1), b5 = _mm256_set1_epi8(-1);
-  __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0,
-          s9 = s0, s10 = s0, s11 = s0;
+  __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0, s9 = s0,
+          s10 = s0, s11 = s0;
   for (int64_t i = 0; i < iters; ++i) {
     s0 = _mm256_adds_epi16(s0, _mm256_maddubs_epi16(w, b0)), s1 = _mm256_adds_epi16(s1, _mm256_maddubs_epi16(w, b1));
     s2 = _mm256_adds_epi16(s2, _mm256_maddubs_epi16(w, b2)), s3 = _mm256_adds_epi16(s3, _mm256_maddubs_epi16(w, b3));
     s4 = _mm256_adds_epi16(s4, _mm256_maddubs_epi16(w, b4)), s5 = _mm256_adds_epi16(s5, _mm256_maddubs_epi16(w, b5));
     s6 = _mm256_adds_epi16(s6, _mm256_maddubs_epi16(w, b0)), s7 = _mm256_adds_epi16(s7, _mm256_maddubs_epi16(w, b1));
     s8 = _mm256_adds_epi16(s8, _mm256_maddubs_epi16(w, b2)), s9 = _mm256_adds_epi16(s9, _mm256_maddubs_epi16(w, b3));
-    s10 = _mm256_adds_epi16(s10, _mm256_maddubs_epi16(w, b4)), s11 = _mm256_adds_epi16(s11, _mm256_maddubs_epi16(w, b5));
+    s10 = _mm256_adds_epi16(s10, _mm256_maddubs_epi16(w, b4)),
+    s11 = _mm256_adds_epi16(s11, _mm256_maddubs_epi16(w, b5));
     __asm__ volatile("" : "+x"(b0), "+x"(b1), "+x"(b2), "+x"(b3), "+x"(b4), "+x"(b5));
   }
   __m256i t = _mm256_add_epi16(_mm256_add_epi16(_mm256_add_epi16(s0, s1), _mm256_add_epi16(s2, s3)),
@@ -133,13 +134,17 @@ MachinePeaks measure_machine_peaks(ThreadPool& pool) {
   }
   if (avx2) {
     const int64_t iters = 4'000'000;  // 48 M FMA (or maddubs + add) instructions per thread
-    p.fma_gflop_s = static_cast<double>(pool.size()) * iters * 12 * 16 / best_of_3(pool, [&] { return fma_chains(iters); }) / 1e9;
-    p.int8_gop_s = static_cast<double>(pool.size()) * iters * 12 * 64 / best_of_3(pool, [&] { return maddubs_chains(iters); }) / 1e9;
+    p.fma_gflop_s =
+        static_cast<double>(pool.size()) * iters * 12 * 16 / best_of_3(pool, [&] { return fma_chains(iters); }) / 1e9;
+    p.int8_gop_s = static_cast<double>(pool.size()) * iters * 12 * 64 /
+                   best_of_3(pool, [&] { return maddubs_chains(iters); }) / 1e9;
   }
-  p.method = avx2 ? "read: AVX2 loads over 256 MiB split across the threads, best of 5; "
-                    "FMA: 12 independent 8-wide f32 FMA chains per thread, best of 3; "
-                    "int8: 12 independent maddubs + 16-bit add chains per thread, best of 3"
-                  : "read: scalar loads over 256 MiB split across the threads, best of 5; FMA and int8: not measured (no AVX2)";
+  p.method =
+      avx2
+          ? "read: AVX2 loads over 256 MiB split across the threads, best of 5; "
+            "FMA: 12 independent 8-wide f32 FMA chains per thread, best of 3; "
+            "int8: 12 independent maddubs + 16-bit add chains per thread, best of 3"
+          : "read: scalar loads over 256 MiB split across the threads, best of 5; FMA and int8: not measured (no AVX2)";
   return p;
 }
 

@@ -19,10 +19,10 @@ namespace qasr {
 
 struct MachinePeaks {
   int threads = 1;
-  double read_gb_s = 0;     // GB/s (1e9 bytes), all threads
-  double fma_gflop_s = 0;   // GFLOP/s f32 (FMA = 2 FLOP), all threads; 0 without AVX2
-  double int8_gop_s = 0;    // G int8 ops/s (multiply-add = 2), all threads; 0 without AVX2
-  std::string method;       // one line, for the JSON and the table
+  double read_gb_s = 0;    // GB/s (1e9 bytes), all threads
+  double fma_gflop_s = 0;  // GFLOP/s f32 (FMA = 2 FLOP), all threads; 0 without AVX2
+  double int8_gop_s = 0;   // G int8 ops/s (multiply-add = 2), all threads; 0 without AVX2
+  std::string method;      // one line, for the JSON and the table
 };
 
 MachinePeaks measure_machine_peaks(ThreadPool& pool);

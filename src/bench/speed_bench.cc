@@ -10,9 +10,9 @@
 
 #include <fmt/format.h>
 
+#include "audio/audio.h"
 #include "base/clock.h"
 #include "base/json.h"
-#include "audio/audio.h"
 #include "base/memory.h"
 #include "base/thread_pool.h"
 #include "bench/chatllm_engine.h"
@@ -30,18 +30,20 @@ namespace {
 
 using nlohmann::json;
 
-int64_t mat_bytes(const Mat& m) { return static_cast<int64_t>(row_bytes(m.dtype, m.cols)) * m.rows; }
+int64_t mat_bytes(const Mat& m) {
+  return static_cast<int64_t>(row_bytes(m.dtype, m.cols)) * m.rows;
+}
 
 // Work of one transcription, counted from the model's shapes (multiply-add = 2 FLOP).
 // Element-wise work (norms, activations, softmax) is left out: it is small beside the
 // matrix products and has no fixed FLOP price.
 struct Work {
-  double encoder_flop = 0;     // conv stem + conv_out + layers (incl. windowed attention) + projections
-  double prefill_flop = 0;     // all decoder layers over the prompt (causal attention) + one lm_head row
+  double encoder_flop = 0;  // conv stem + conv_out + layers (incl. windowed attention) + projections
+  double prefill_flop = 0;  // all decoder layers over the prompt (causal attention) + one lm_head row
   // The parts of the two above done by the integer GEMM (q4_0 weights × q8_0 activations);
   // the rest (f16/f32 weights such as the conv stem's, attention) is f32 FMA work.
   double encoder_int8_flop = 0, prefill_int8_flop = 0;
-  int64_t decode_bytes = 0;    // weight bytes read per generated token (decoder matrices + lm_head)
+  int64_t decode_bytes = 0;  // weight bytes read per generated token (decoder matrices + lm_head)
   int64_t prompt_tokens = 0, audio_tokens = 0;
 };
 
@@ -129,21 +131,28 @@ Work count_work(const Model& m, int64_t mel_frames, int64_t prompt_tokens) {
       continue;  // warm-up: page-in of the mapped weights, first-touch of buffers
     }
     const Timings& tm = t->timings;
-    runs.push_back({{"audio_ms", audio_ms}, {"mel_ms", tm.mel}, {"encoder_ms", tm.encoder},
-                    {"prefill_ms", tm.prefill}, {"decode_ms", tm.decode},
-                    {"first_token_ms", audio_ms + tm.first_token}, {"after_load_ms", audio_ms + tm.total},
+    runs.push_back({{"audio_ms", audio_ms},
+                    {"mel_ms", tm.mel},
+                    {"encoder_ms", tm.encoder},
+                    {"prefill_ms", tm.prefill},
+                    {"decode_ms", tm.decode},
+                    {"first_token_ms", audio_ms + tm.first_token},
+                    {"after_load_ms", audio_ms + tm.total},
                     {"generated_tokens", static_cast<int64_t>(t->token_ids.size())}});
   }
   const MemoryProbe mem = read_memory();
   send_json_line(fd, {{"load_ms", load_ms},
-                 {"runs", runs},
-                 {"hwm_mb", static_cast<double>(mem.hwm) / (1 << 20)},
-                 {"random_weights", (*model)->source().synthetic},
-                 {"work", {{"encoder_gflop", work.encoder_flop / 1e9}, {"prefill_gflop", work.prefill_flop / 1e9},
-                           {"encoder_int8_gflop", work.encoder_int8_flop / 1e9},
-                           {"prefill_int8_gflop", work.prefill_int8_flop / 1e9},
-                           {"decode_mb_per_token", static_cast<double>(work.decode_bytes) / 1e6},
-                           {"prompt_tokens", work.prompt_tokens}, {"audio_tokens", work.audio_tokens}}}});
+                      {"runs", runs},
+                      {"hwm_mb", static_cast<double>(mem.hwm) / (1 << 20)},
+                      {"random_weights", (*model)->source().synthetic},
+                      {"work",
+                       {{"encoder_gflop", work.encoder_flop / 1e9},
+                        {"prefill_gflop", work.prefill_flop / 1e9},
+                        {"encoder_int8_gflop", work.encoder_int8_flop / 1e9},
+                        {"prefill_int8_gflop", work.prefill_int8_flop / 1e9},
+                        {"decode_mb_per_token", static_cast<double>(work.decode_bytes) / 1e6},
+                        {"prompt_tokens", work.prompt_tokens},
+                        {"audio_tokens", work.audio_tokens}}}});
   _exit(0);
 }
 
@@ -159,7 +168,7 @@ Expected<json> run_qasr_child(const SpeedConfig& c, const std::string& model, in
   if (j.contains("error")) {
     const int code = j.value("code", static_cast<int>(StatusCode::kInternal));
     return Status(code > 0 && code <= static_cast<int>(StatusCode::kInternal) ? static_cast<StatusCode>(code)
-                                                                                : StatusCode::kInternal,
+                                                                              : StatusCode::kInternal,
                   j["error"].is_string() ? j["error"].get<std::string>() : "error");
   }
   return j;
@@ -193,7 +202,8 @@ json summarize_engine(const json& runs, double audio_s, const json& work, const 
       }
     }
   }
-  if (s.contains("after_load_ms")) s["real_time_factor"] = s["after_load_ms"]["median"].get<double>() / 1000.0 / audio_s;
+  if (s.contains("after_load_ms"))
+    s["real_time_factor"] = s["after_load_ms"]["median"].get<double>() / 1000.0 / audio_s;
   if (!work.is_null()) {
     for (const auto& [stage, key] : {std::pair{"encoder", "encoder_gflop"}, std::pair{"prefill", "prefill_gflop"}}) {
       const std::string ms = std::string(stage) + "_ms";
@@ -253,9 +263,14 @@ Expected<json> run_speed_bench(const SpeedConfig& c, const std::function<void(co
   if (!pcm.ok()) return pcm.status();
   const double audio_s = pcm->seconds();
   json res;
-  res["config"] = {{"audio", {{"path", c.audio}, {"seconds", audio_s}}}, {"runs", c.runs}, {"threads", c.threads},
-                   {"max_new_tokens", c.max_new_tokens}, {"ignore_eos", c.ignore_eos}, {"language", c.language},
-                   {"chatllm_lib", c.chatllm_lib}, {"machine", machine_description()},
+  res["config"] = {{"audio", {{"path", c.audio}, {"seconds", audio_s}}},
+                   {"runs", c.runs},
+                   {"threads", c.threads},
+                   {"max_new_tokens", c.max_new_tokens},
+                   {"ignore_eos", c.ignore_eos},
+                   {"language", c.language},
+                   {"chatllm_lib", c.chatllm_lib},
+                   {"machine", machine_description()},
                    {"page_cache", "each model file is read once before its runs (warm cache for both engines)"},
                    {"qasr_version", QASR_VERSION}};
   std::vector<MachinePeaks> peaks;
@@ -264,11 +279,15 @@ Expected<json> run_speed_bench(const SpeedConfig& c, const std::function<void(co
       ThreadPool pool(t);  // gone before any fork below
       peaks.push_back(measure_machine_peaks(pool));
       const MachinePeaks& p = peaks.back();
-      res["machine_peaks"].push_back({{"threads", t}, {"read_gb_s", p.read_gb_s}, {"fma_gflop_s", p.fma_gflop_s}, {"int8_gop_s", p.int8_gop_s},
+      res["machine_peaks"].push_back({{"threads", t},
+                                      {"read_gb_s", p.read_gb_s},
+                                      {"fma_gflop_s", p.fma_gflop_s},
+                                      {"int8_gop_s", p.int8_gop_s},
                                       {"method", p.method}});
       if (progress)
-        progress(fmt::format("machine, {} thread(s): read {:.1f} GB/s, f32 FMA peak {:.0f} GFLOP/s, int8 peak {:.0f} GOP/s",
-                             t, p.read_gb_s, p.fma_gflop_s, p.int8_gop_s));
+        progress(
+            fmt::format("machine, {} thread(s): read {:.1f} GB/s, f32 FMA peak {:.0f} GFLOP/s, int8 peak {:.0f} GOP/s",
+                        t, p.read_gb_s, p.fma_gflop_s, p.int8_gop_s));
     }
   }
   res["models"] = json::array();
@@ -292,7 +311,8 @@ Expected<json> run_speed_bench(const SpeedConfig& c, const std::function<void(co
     }
     if (!c.chatllm_lib.empty()) {
       if (progress)
-        progress(fmt::format("{}: chatllm, {} thread(s), {} runs + 1 warm-up", model_label(path), c.threads[0], c.runs));
+        progress(
+            fmt::format("{}: chatllm, {} thread(s), {} runs + 1 warm-up", model_label(path), c.threads[0], c.runs));
       SwitchConfig sc;
       sc.models = {path};
       sc.audio = c.audio;
@@ -315,11 +335,16 @@ Expected<json> run_speed_bench(const SpeedConfig& c, const std::function<void(co
         if (i == 0) continue;  // warm-up
         const RunMetrics& m = mm.metrics;
         loads.push_back(m.load_ms);
-        runs.push_back({{"first_token_ms", m.first_token_ms}, {"decode_ms", m.decode_ms}, {"after_load_ms", m.total_ms},
+        runs.push_back({{"first_token_ms", m.first_token_ms},
+                        {"decode_ms", m.decode_ms},
+                        {"after_load_ms", m.total_ms},
                         {"generated_tokens", m.generated_tokens}});
       }
       add_ms_per_token(runs);
-      json e = {{"threads", c.threads[0]}, {"load_ms", summarize(loads).median}, {"hwm_mb", hwm}, {"runs", runs},
+      json e = {{"threads", c.threads[0]},
+                {"load_ms", summarize(loads).median},
+                {"hwm_mb", hwm},
+                {"runs", runs},
                 {"note", "generated_tokens counts chatllm's printed chunks (one per token for these models)"}};
       e["summary"] = summarize_engine(runs, audio_s, work, peaks.empty() ? nullptr : &peaks[0]);
       mres["chatllm"] = e;
@@ -342,7 +367,8 @@ namespace {
 std::string ms_cell(const json& s, const char* key) {
   if (!s.contains(key)) return "-";
   const json& v = s[key];
-  return fmt::format("{:.1f} [{:.1f}-{:.1f}]", v["median"].get<double>(), v["min"].get<double>(), v["max"].get<double>());
+  return fmt::format("{:.1f} [{:.1f}-{:.1f}]", v["median"].get<double>(), v["min"].get<double>(),
+                     v["max"].get<double>());
 }
 
 }  // namespace
@@ -358,14 +384,18 @@ void print_speed_table(const json& r, std::FILE* out) {
              mach.value("kernel_isa", "?"));
   if (r.contains("machine_peaks"))
     for (const json& p : r["machine_peaks"])
-      fmt::print(out, "  measured with {} thread(s): read bandwidth {:.1f} GB/s, f32 FMA peak {:.0f} GFLOP/s, int8 peak {:.0f} GOP/s\n",
+      fmt::print(out,
+                 "  measured with {} thread(s): read bandwidth {:.1f} GB/s, f32 FMA peak {:.0f} GFLOP/s, int8 peak "
+                 "{:.0f} GOP/s\n",
                  p["threads"].get<int>(), p["read_gb_s"].get<double>(), p["fma_gflop_s"].get<double>(),
                  p.value("int8_gop_s", 0.0));
   for (const json& m : r["models"]) {
     const json& w = m["work"];
-    fmt::print(out, "\n{}{}: prompt {} tokens ({} audio), encoder {:.1f} GFLOP ({:.1f} of it int8), prefill {:.1f} GFLOP "
+    fmt::print(out,
+               "\n{}{}: prompt {} tokens ({} audio), encoder {:.1f} GFLOP ({:.1f} of it int8), prefill {:.1f} GFLOP "
                "({:.1f} int8), {:.0f} MB of weights per token\n",
-               m["name"].get<std::string>(), m.value("random_weights", false) ? " (random weights: text is meaningless)" : "",
+               m["name"].get<std::string>(),
+               m.value("random_weights", false) ? " (random weights: text is meaningless)" : "",
                w["prompt_tokens"].get<int64_t>(), w["audio_tokens"].get<int64_t>(), w["encoder_gflop"].get<double>(),
                w.value("encoder_int8_gflop", 0.0), w["prefill_gflop"].get<double>(), w.value("prefill_int8_gflop", 0.0),
                w["decode_mb_per_token"].get<double>());
@@ -384,14 +414,14 @@ void print_speed_table(const json& r, std::FILE* out) {
       }
       fmt::print(out, "    {:<26} {}\n", "first token (ms)", ms_cell(s, "first_token_ms"));
       if (s.contains("ms_per_token"))
-        fmt::print(out, "    {:<26} {}   {:.1f} tokens/s, {:.1f} GB/s{}\n", "decode (ms/token)", ms_cell(s, "ms_per_token"),
-                   s["tokens_per_s"].get<double>(), s.value("decode_gb_s", 0.0),
+        fmt::print(out, "    {:<26} {}   {:.1f} tokens/s, {:.1f} GB/s{}\n", "decode (ms/token)",
+                   ms_cell(s, "ms_per_token"), s["tokens_per_s"].get<double>(), s.value("decode_gb_s", 0.0),
                    s.contains("decode_vs_bound")
                        ? fmt::format(", bandwidth bound {:.1f} ms/token, {:.2f}x the bound",
                                      s["decode_bound_ms_per_token"].get<double>(), s["decode_vs_bound"].get<double>())
                        : "");
-      fmt::print(out, "    {:<26} {}   real-time factor {:.3f}\n", "transcription after load", ms_cell(s, "after_load_ms"),
-                 s.value("real_time_factor", 0.0));
+      fmt::print(out, "    {:<26} {}   real-time factor {:.3f}\n", "transcription after load",
+                 ms_cell(s, "after_load_ms"), s.value("real_time_factor", 0.0));
     }
     if (with_chatllm) {
       const json& e = m["chatllm"];
@@ -402,10 +432,12 @@ void print_speed_table(const json& r, std::FILE* out) {
       fmt::print(out, "    {:<26} {}\n", "first token (ms)", ms_cell(s, "first_token_ms"));
       fmt::print(out, "    {:<26} {}   {:.1f} tokens/s\n", "decode (ms/token)", ms_cell(s, "ms_per_token"),
                  s.value("tokens_per_s", 0.0));
-      fmt::print(out, "    {:<26} {}   ({} tokens)\n", "transcription after load", ms_cell(s, "after_load_ms"),
-                 s.contains("generated_tokens") ? fmt::format("{:.0f}", s["generated_tokens"]["median"].get<double>()) : "?");
+      fmt::print(
+          out, "    {:<26} {}   ({} tokens)\n", "transcription after load", ms_cell(s, "after_load_ms"),
+          s.contains("generated_tokens") ? fmt::format("{:.0f}", s["generated_tokens"]["median"].get<double>()) : "?");
       const json& ratio = m["qasr_over_chatllm"];
-      fmt::print(out, "  qasr / chatllm.cpp ({} threads): transcription {:.2f}x, first token {:.2f}x, "
+      fmt::print(out,
+                 "  qasr / chatllm.cpp ({} threads): transcription {:.2f}x, first token {:.2f}x, "
                  "decode per token {:.2f}x, peak RSS {:.2f}x\n",
                  q["threads"].get<int>(), ratio.value("after_load_ms", NAN), ratio.value("first_token_ms", NAN),
                  ratio.value("ms_per_token", NAN), ratio.value("hwm_mb", NAN));

@@ -32,9 +32,9 @@ struct SpeedConfig {
   int runs = 5;
   std::vector<int> threads = {2};  // each count is measured (scaling); chatllm runs at the first
   int max_new_tokens = 32;
-  bool ignore_eos = true;          // fixed work per run
-  std::string language;            // canonical name; empty = detect
-  std::string chatllm_lib;         // empty: qasr only
+  bool ignore_eos = true;   // fixed work per run
+  std::string language;     // canonical name; empty = detect
+  std::string chatllm_lib;  // empty: qasr only
   bool measure_peaks = true;
 };
 

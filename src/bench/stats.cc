@@ -27,9 +27,9 @@ Summary summarize(const std::vector<double>& v) {
 }
 
 double t_quantile_975(int dof) {
-  static const double kT[] = {0,      12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-                              2.201,  2.179,  2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080,
-                              2.074,  2.069,  2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
+  static const double kT[] = {0,     12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+                              2.201, 2.179,  2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080,
+                              2.074, 2.069,  2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
   if (dof <= 0) return INFINITY;
   if (dof <= 30) return kT[dof];
   // Beyond 30: the normal quantile with a first-order correction.
@@ -92,8 +92,9 @@ std::vector<Block> blocks_of(const std::vector<double>& y, int size, double tol)
       bl.trend = "first block";
     } else {
       bl.delta = bl.mean - out.back().mean;
-      bl.trend = std::fabs(bl.delta) <= tol ? "stable" : bl.delta > 0 ? fmt::format("+{:.2f} MB", bl.delta)
-                                                                       : fmt::format("{:.2f} MB (down)", bl.delta);
+      bl.trend = std::fabs(bl.delta) <= tol ? "stable"
+                 : bl.delta > 0             ? fmt::format("+{:.2f} MB", bl.delta)
+                                            : fmt::format("{:.2f} MB (down)", bl.delta);
     }
     out.push_back(bl);
   }
@@ -111,16 +112,19 @@ Verdict judge(const Slope& s, double final_vs_baseline_mb, double slope_tol, dou
                                      s.slope, s.ci_low, s.ci_high, s.n);
   if (s.ci_low >= -slope_tol && s.ci_high <= slope_tol && std::fabs(final_vs_baseline_mb) <= base_tol) {
     v.verdict = "no leak";
-    v.evidence = fmt::format("{} (within ±{} MiB/iteration); final anonymous memory {:+.2f} MiB from the baseline "
-                             "(within {} MiB)", ci, slope_tol, final_vs_baseline_mb, base_tol);
+    v.evidence = fmt::format(
+        "{} (within ±{} MiB/iteration); final anonymous memory {:+.2f} MiB from the baseline "
+        "(within {} MiB)",
+        ci, slope_tol, final_vs_baseline_mb, base_tol);
   } else if (s.ci_low > 0 && s.slope > slope_tol) {
     v.verdict = "leak";
     v.evidence = fmt::format("{}: anonymous memory grows by {:.3f} MiB per iteration", ci, s.slope);
   } else {
     v.verdict = "inconclusive";
-    v.evidence = fmt::format("{}; final anonymous memory {:+.2f} MiB from the baseline: the interval is wider than "
-                             "±{} MiB/iteration or the memory did not return to the baseline", ci, final_vs_baseline_mb,
-                             slope_tol);
+    v.evidence = fmt::format(
+        "{}; final anonymous memory {:+.2f} MiB from the baseline: the interval is wider than "
+        "±{} MiB/iteration or the memory did not return to the baseline",
+        ci, final_vs_baseline_mb, slope_tol);
   }
   return v;
 }

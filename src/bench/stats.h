@@ -29,7 +29,7 @@ double t_quantile_975(int dof);
 int detect_warmup(const std::vector<double>& y, double tol, int max_warmup);
 
 struct Block {
-  int first = 0, last = 0;  // 1-based iteration numbers, inclusive
+  int first = 0, last = 0;     // 1-based iteration numbers, inclusive
   double mean = 0, delta = 0;  // delta: mean minus the previous block's mean
   std::string trend;
 };

@@ -13,8 +13,8 @@
 
 #include <fmt/format.h>
 
-#include "base/clock.h"
 #include "audio/audio.h"
+#include "base/clock.h"
 #include "base/memory.h"
 #include "base/thread_pool.h"
 #include "base/utf8.h"
@@ -91,7 +91,8 @@ RunConfig run_config_of(const SwitchConfig& c, const std::string& engine) {
   return r;
 }
 
-Expected<SwitchResults> run_switch_bench(const SwitchConfig& c, const std::function<void(const std::string&)>& progress) {
+Expected<SwitchResults> run_switch_bench(const SwitchConfig& c,
+                                         const std::function<void(const std::string&)>& progress) {
   if (c.models.empty()) return InvalidArgument("bench: give at least one --model");
   if (c.iterations < 1 || c.iterations > 100000) return InvalidArgument("bench: --iterations must be in [1, 100000]");
   const double t_audio = now_ms();
@@ -115,8 +116,8 @@ Expected<SwitchResults> run_switch_bench(const SwitchConfig& c, const std::funct
   for (const std::string& path : c.models) {
     auto m = Model::load(path);
     if (!m.ok()) return m.status();
-    res.config.models.push_back({model_label(path), path, (*m)->format(), static_cast<double>((*m)->mapped_bytes()),
-                                 (*m)->source().synthetic});
+    res.config.models.push_back(
+        {model_label(path), path, (*m)->format(), static_cast<double>((*m)->mapped_bytes()), (*m)->source().synthetic});
   }
   // Every record the loop will fill, allocated now (texts get room for 4 KiB).
   std::vector<ModelRun> runs(static_cast<size_t>(c.iterations) * c.models.size());
@@ -196,10 +197,11 @@ Expected<SwitchResults> run_switch_bench(const SwitchConfig& c, const std::funct
       }
       if (progress && !c.quiet) {
         const Probe& last = rec.phases[c.trim ? kAfterTrim : kAfterUnload];
-        progress(fmt::format("iteration {}/{} {}: after unload rss {:.0f} MiB, anon {:.2f} MiB, file {:.0f} MiB; "
-                             "load {:.0f} ms, first token {:.0f} ms",
-                             it + 1, c.iterations, rec.name, last.rss_mb, last.rss_anon_mb, last.rss_file_mb,
-                             m.load_ms, m.first_token_ms));
+        progress(
+            fmt::format("iteration {}/{} {}: after unload rss {:.0f} MiB, anon {:.2f} MiB, file {:.0f} MiB; "
+                        "load {:.0f} ms, first token {:.0f} ms",
+                        it + 1, c.iterations, rec.name, last.rss_mb, last.rss_anon_mb, last.rss_file_mb, m.load_ms,
+                        m.first_token_ms));
       }
     }
   }
@@ -239,8 +241,8 @@ void analyse_switch_results(SwitchResults& res) {
     }
   }
   const int n = static_cast<int>(anon.size());
-  const int warmup = cfg.warmup >= 0 ? std::min(cfg.warmup, std::max(0, n - 1))
-                                     : detect_warmup(anon, 0.5, std::max(1, n / 5));
+  const int warmup =
+      cfg.warmup >= 0 ? std::min(cfg.warmup, std::max(0, n - 1)) : detect_warmup(anon, 0.5, std::max(1, n / 5));
   std::vector<double> post(anon.begin() + std::min(warmup, n), anon.end());
   const Slope sl = fit_slope(post);
   // In reuse mode the models stay loaded by design: compare with the first
@@ -314,9 +316,10 @@ std::string format_switch_summary(const SwitchResults& res) {
                      m.random_weights ? " RANDOM WEIGHTS" : "");
     random = random || m.random_weights;
   }
-  o += fmt::format("Audio: {} ({:.2f} s)\nReference: {}\nInference threads: {}\nIterations: {}\nMachine: {}, {} cores\n",
-                   cfg.audio_path, cfg.audio_seconds, cfg.reference.empty() ? "(none)" : cfg.reference, cfg.threads,
-                   cfg.iterations, cfg.machine.value("cpu", "?"), cfg.machine.value("cores", 0));
+  o +=
+      fmt::format("Audio: {} ({:.2f} s)\nReference: {}\nInference threads: {}\nIterations: {}\nMachine: {}, {} cores\n",
+                  cfg.audio_path, cfg.audio_seconds, cfg.reference.empty() ? "(none)" : cfg.reference, cfg.threads,
+                  cfg.iterations, cfg.machine.value("cpu", "?"), cfg.machine.value("cores", 0));
   o += "\n" + bar +
        fmt::format("\nSummary ({} iterations; memory in MiB; anon = RssAnon, rss = VmRSS)\n", cfg.iterations) + bar +
        "\n\n";
@@ -354,7 +357,8 @@ std::string format_switch_summary(const SwitchResults& res) {
   row("Avg WER (%)", "wer", "{:>18.2f}", 100.0);
   row("Avg CER (%)", "cer", "{:>18.2f}", 100.0);
   if (random) o += "(RANDOM WEIGHTS: WER/CER and transcripts are meaningless; memory and timings are real)\n";
-  o += "\n| Block | Iterations | Avg anon (MB) | Avg RSS (MB) | Trend |\n|-------|------------|---------------|--------------|-------|\n";
+  o += "\n| Block | Iterations | Avg anon (MB) | Avg RSS (MB) | Trend "
+       "|\n|-------|------------|---------------|--------------|-------|\n";
   for (const SummaryBlock& b : s.blocks)
     o += fmt::format("| {} | {}-{} | {:.2f} | {:.1f} | {} |\n", b.block, b.first, b.last, b.mean_anon_mb, b.mean_rss_mb,
                      b.trend);
@@ -363,27 +367,30 @@ std::string format_switch_summary(const SwitchResults& res) {
                      s.baseline_anon_mb, s.baseline_rss_mb);
     o += fmt::format("Initial → final anon: {:.2f} → {:.2f} MB (growth {:+.2f} MB, {:+.4f} MB/iteration)\n",
                      s.initial_anon_mb, s.final_anon_mb, s.growth_anon_mb, s.growth_anon_per_iter_mb);
-    o += fmt::format("Warm-up: {} iteration(s){}; plateau: mean {:.2f} MB, std dev {:.3f}, min {:.2f}, max {:.2f}, range {:.3f}\n",
-                     s.warmup_iterations, s.warmup_detected ? " (detected)" : "", s.plateau.mean, s.plateau.stddev,
-                     s.plateau.min, s.plateau.max, s.plateau.range);
+    o += fmt::format(
+        "Warm-up: {} iteration(s){}; plateau: mean {:.2f} MB, std dev {:.3f}, min {:.2f}, max {:.2f}, range {:.3f}\n",
+        s.warmup_iterations, s.warmup_detected ? " (detected)" : "", s.plateau.mean, s.plateau.stddev, s.plateau.min,
+        s.plateau.max, s.plateau.range);
   }
   o += fmt::format("\nVerdict: {}\nEvidence: {}\n", s.verdict, s.evidence);
   return o;
 }
 
 std::string format_switch_csv(const SwitchResults& res) {
-  std::string o = "iteration,model,phase,rss_mb,rss_anon_mb,rss_file_mb,rss_shmem_mb,swap_mb,pss_mb,heap_in_use_mb,"
-                  "heap_free_mb,mapped_mb,session_reserved_mb,load_ms,first_token_ms,total_ms\n";
+  std::string o =
+      "iteration,model,phase,rss_mb,rss_anon_mb,rss_file_mb,rss_shmem_mb,swap_mb,pss_mb,heap_in_use_mb,"
+      "heap_free_mb,mapped_mb,session_reserved_mb,load_ms,first_token_ms,total_ms\n";
   for (const Iteration& it : res.iterations)
     for (const ModelRun& m : it.models)
       for (int ph = 0; ph < kPhaseCount; ++ph) {
         const Probe& p = m.phases[ph];
         if (!p.present) continue;
-        o += fmt::format("{},{},{},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{},{:.3f},{:.3f},{:.3f},{:.3f},{:.1f},{:.1f},{:.1f}\n",
-                         it.iteration, m.name, kPhaseNames[ph], p.rss_mb, p.rss_anon_mb, p.rss_file_mb, p.rss_shmem_mb,
-                         p.swap_mb, p.pss_mb ? fmt::format("{:.3f}", *p.pss_mb) : "", p.heap_in_use_mb, p.heap_free_mb,
-                         p.engine ? p.engine->mapped_mb : 0.0, p.engine ? p.engine->session_reserved_mb : 0.0,
-                         m.metrics.load_ms, m.metrics.first_token_ms, m.metrics.total_ms);
+        o += fmt::format(
+            "{},{},{},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{},{:.3f},{:.3f},{:.3f},{:.3f},{:.1f},{:.1f},{:.1f}\n",
+            it.iteration, m.name, kPhaseNames[ph], p.rss_mb, p.rss_anon_mb, p.rss_file_mb, p.rss_shmem_mb, p.swap_mb,
+            p.pss_mb ? fmt::format("{:.3f}", *p.pss_mb) : "", p.heap_in_use_mb, p.heap_free_mb,
+            p.engine ? p.engine->mapped_mb : 0.0, p.engine ? p.engine->session_reserved_mb : 0.0, m.metrics.load_ms,
+            m.metrics.first_token_ms, m.metrics.total_ms);
       }
   return o;
 }

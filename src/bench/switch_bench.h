@@ -20,13 +20,13 @@ namespace qasr {
 struct SwitchConfig {
   std::vector<std::string> models;
   std::string audio;
-  std::string reference;      // for WER/CER; empty: not scored
-  std::string language;       // canonical name; empty: detect
+  std::string reference;  // for WER/CER; empty: not scored
+  std::string language;   // canonical name; empty: detect
   int iterations = 50;
   int threads = 2;
   int max_new_tokens = 128;
-  int warmup = -1;            // -1: detect
-  bool trim = true;           // malloc_trim(0) after each unload (the after_trim phase)
+  int warmup = -1;   // -1: detect
+  bool trim = true;  // malloc_trim(0) after each unload (the after_trim phase)
   bool mlock = false;
   std::string allocator = "glibc";
   std::string mode = "switch";  // "switch" or "reuse"

@@ -61,7 +61,9 @@ class Reader {
   }
 };
 
-json opt(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
+json opt(const std::optional<double>& v) {
+  return v ? json(*v) : json(nullptr);
+}
 
 Probe read_probe(Reader& r, const json& j, const std::string& where) {
   Probe p;
@@ -78,8 +80,9 @@ Probe read_probe(Reader& r, const json& j, const std::string& where) {
   if (j.is_object() && j.contains("engine")) {
     const json& e = j["engine"];
     const std::string w = where + ".engine";
-    p.engine = EngineHoldings{r.num(e, "mapped_mb", w), r.num(e, "model_owned_mb", w), r.num(e, "session_reserved_mb", w),
-                              r.num(e, "kv_cache_reserved_mb", w), r.num(e, "scratch_mb", w)};
+    p.engine =
+        EngineHoldings{r.num(e, "mapped_mb", w), r.num(e, "model_owned_mb", w), r.num(e, "session_reserved_mb", w),
+                       r.num(e, "kv_cache_reserved_mb", w), r.num(e, "scratch_mb", w)};
   }
   return p;
 }
@@ -125,8 +128,10 @@ json metrics_json(const RunMetrics& m) {
 RunMetrics read_metrics(Reader& r, const json& j, const std::string& where) {
   RunMetrics m;
   for (const MetricField& f : kMetricFields) {
-    if (f.d) m.*f.d = r.num(j, f.key, where);
-    else m.*f.o = r.opt_num(j, f.key, where);
+    if (f.d)
+      m.*f.d = r.num(j, f.key, where);
+    else
+      m.*f.o = r.opt_num(j, f.key, where);
   }
   m.generated_tokens = static_cast<int64_t>(r.num(j, "generated_tokens", where));
   m.chars = static_cast<int64_t>(r.num(j, "chars", where));
@@ -134,12 +139,8 @@ RunMetrics read_metrics(Reader& r, const json& j, const std::string& where) {
 }
 
 json stats_json(const Stats& s) {
-  return {{"mean_mb", s.mean}, {"stddev_mb", s.stddev}, {"min_mb", s.min},          {"max_mb", s.max},
-          {"range_mb", s.range}, {"iterations", s.iterations}};
-}
-Stats read_stats(Reader& r, const json& j, const std::string& w) {
-  return {r.num(j, "mean_mb", w), r.num(j, "stddev_mb", w), r.num(j, "min_mb", w),
-          r.num(j, "max_mb", w),  r.num(j, "range_mb", w),  r.integer(j, "iterations", w)};
+  return {{"mean_mb", s.mean}, {"stddev_mb", s.stddev}, {"min_mb", s.min},
+          {"max_mb", s.max},   {"range_mb", s.range},   {"iterations", s.iterations}};
 }
 
 }  // namespace
@@ -166,7 +167,8 @@ void finish_run_metrics(ModelRun& run, double audio_seconds, bool trimmed) {
   m.tokens_per_s = m.generated_tokens > 1 && m.decode_ms > 0
                        ? std::optional<double>((m.generated_tokens - 1) / (m.decode_ms / 1000.0))
                        : std::nullopt;
-  m.chars_per_s = m.chars > 0 && m.decode_ms > 0 ? std::optional<double>(m.chars / (m.decode_ms / 1000.0)) : std::nullopt;
+  m.chars_per_s =
+      m.chars > 0 && m.decode_ms > 0 ? std::optional<double>(m.chars / (m.decode_ms / 1000.0)) : std::nullopt;
   const auto& p = run.phases;
   const Probe& last = p[trimmed && p[kAfterTrim].present ? kAfterTrim : kAfterUnload];
   m.load_overhead_rss_mb = p[kAfterLoad].rss_mb - p[kBeforeLoad].rss_mb;
@@ -225,7 +227,10 @@ json to_json(const SwitchResults& res) {
   const RunConfig& c = res.config;
   json models = json::array();
   for (const ModelInfo& m : c.models)
-    models.push_back({{"name", m.name}, {"path", m.path}, {"format", m.format}, {"bytes", m.bytes},
+    models.push_back({{"name", m.name},
+                      {"path", m.path},
+                      {"format", m.format},
+                      {"bytes", m.bytes},
                       {"random_weights", m.random_weights}});
   json cfg = {{"engine", c.engine},
               {"mode", c.mode},
@@ -251,7 +256,10 @@ json to_json(const SwitchResults& res) {
       json phases = json::object();
       for (int p = 0; p < kPhaseCount; ++p)
         if (m.phases[p].present) phases[kPhaseNames[p]] = probe_to_json(m.phases[p]);
-      ms.push_back({{"name", m.name}, {"text", m.text}, {"language", m.language}, {"phases", phases},
+      ms.push_back({{"name", m.name},
+                    {"text", m.text},
+                    {"language", m.language},
+                    {"phases", phases},
                     {"metrics", metrics_json(m.metrics)}});
     }
     iters.push_back({{"iteration", it.iteration}, {"models", ms}});
@@ -282,8 +290,13 @@ json to_json(const SwitchResults& res) {
     sum["warmup"] = stats_json(s.warmup);
     json blocks = json::array();
     for (const SummaryBlock& b : s.blocks)
-      blocks.push_back({{"block", b.block}, {"first", b.first}, {"last", b.last}, {"mean_anon_mb", b.mean_anon_mb},
-                        {"mean_rss_mb", b.mean_rss_mb}, {"delta_anon_mb", b.delta_anon_mb}, {"trend", b.trend}});
+      blocks.push_back({{"block", b.block},
+                        {"first", b.first},
+                        {"last", b.last},
+                        {"mean_anon_mb", b.mean_anon_mb},
+                        {"mean_rss_mb", b.mean_rss_mb},
+                        {"delta_anon_mb", b.delta_anon_mb},
+                        {"trend", b.trend}});
     sum["blocks"] = blocks;
   }
   json pm = json::object();

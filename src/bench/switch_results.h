@@ -20,8 +20,8 @@
 namespace qasr {
 
 enum Phase { kBeforeLoad, kAfterLoad, kAfterInference, kAfterUnload, kAfterTrim, kPhaseCount };
-inline constexpr const char* kPhaseNames[kPhaseCount] = {"before_load", "after_load", "after_inference",
-                                                         "after_unload", "after_trim"};
+inline constexpr const char* kPhaseNames[kPhaseCount] = {"before_load", "after_load", "after_inference", "after_unload",
+                                                         "after_trim"};
 
 // What the engine says it holds (qasr only).
 struct EngineHoldings {

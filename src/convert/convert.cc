@@ -4,9 +4,9 @@
 
 #include <fmt/format.h>
 
+#include "convert/writers.h"
 #include "model/source.h"
 #include "model/tensor_specs.h"
-#include "convert/writers.h"
 
 namespace qasr {
 
@@ -35,7 +35,8 @@ Expected<ConvertReport> convert_to_gguf(const std::string& src_path, const std::
     td.canonical = name;
     td.shape = it->second.shape;
     td.raw = &it->second;
-    if (carry && overrides.empty()) td.type = it->second.dtype;
+    if (carry && overrides.empty())
+      td.type = it->second.dtype;
     else {
       QASR_ASSIGN_OR_RETURN(td.type, choose_tensor_type(name, td.shape, o.type, overrides));
     }

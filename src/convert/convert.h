@@ -14,7 +14,7 @@ namespace qasr {
 
 struct ConvertOptions {
   DType type = DType::Q8_0;
-  std::vector<std::string> tensor_types;  // REGEX=TYPE overrides
+  std::vector<std::string> tensor_types;         // REGEX=TYPE overrides
   std::function<void(size_t, size_t)> progress;  // (tensors written, tensors in all)
 };
 

@@ -11,11 +11,11 @@
 #include <nlohmann/json.hpp>
 
 #include "base/io.h"
+#include "convert/writers.h"
 #include "kernels/half.h"
+#include "model/tensor_specs.h"
 #include "text/special_tokens.h"
 #include "text/tokenizer.h"
-#include "convert/writers.h"
-#include "model/tensor_specs.h"
 
 #include <algorithm>
 #include <cstring>
@@ -55,8 +55,9 @@ struct Planned {
 
 void fill_planned(const Planned& p, Rng& rng, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i)
-    out[i] = p.kind == Planned::kNormal ? p.scale * rng.normal()
-                                        : (p.scale < 0 ? -p.scale * (1.0f + 0.1f * rng.normal()) : 1.0f + p.scale * rng.normal());
+    out[i] = p.kind == Planned::kNormal
+                 ? p.scale * rng.normal()
+                 : (p.scale < 0 ? -p.scale * (1.0f + 0.1f * rng.normal()) : 1.0f + p.scale * rng.normal());
 }
 
 bool ends_with(const std::string& s, const char* suffix) {
@@ -73,14 +74,21 @@ std::vector<Planned> plan_tensors(const SynthSpec& sp) {
   for (TensorSpec& t : model_tensor_specs(sp.config, sp.write_lm_head)) {
     const std::string& n = t.name;
     Planned pl{n, t.shape, Planned::kNormal, 0.02f};
-    const bool encoder_attn = n.find("audio_tower.layers.") != std::string::npos && n.find(".self_attn.") != std::string::npos;
-    if (n == "thinker.audio_tower.conv2d1.weight") pl.scale = cs * 3;
-    else if (ends_with(n, "conv2d2.weight") || ends_with(n, "conv2d3.weight")) pl.scale = cs / std::sqrt(static_cast<float>(C));
-    else if (encoder_attn && ends_with(n, ".weight")) pl.scale = as;
-    else if (ends_with(n, "q_norm.weight") || ends_with(n, "k_norm.weight")) pl = {n, t.shape, Planned::kOnes, -sp.qk_norm_scale};
-    else if (t.is_vector() && (ends_with(n, "norm.weight") || ends_with(n, "ln_post.weight"))) pl = {n, t.shape, Planned::kOnes, 0.1f};
+    const bool encoder_attn =
+        n.find("audio_tower.layers.") != std::string::npos && n.find(".self_attn.") != std::string::npos;
+    if (n == "thinker.audio_tower.conv2d1.weight")
+      pl.scale = cs * 3;
+    else if (ends_with(n, "conv2d2.weight") || ends_with(n, "conv2d3.weight"))
+      pl.scale = cs / std::sqrt(static_cast<float>(C));
+    else if (encoder_attn && ends_with(n, ".weight"))
+      pl.scale = as;
+    else if (ends_with(n, "q_norm.weight") || ends_with(n, "k_norm.weight"))
+      pl = {n, t.shape, Planned::kOnes, -sp.qk_norm_scale};
+    else if (t.is_vector() && (ends_with(n, "norm.weight") || ends_with(n, "ln_post.weight")))
+      pl = {n, t.shape, Planned::kOnes, 0.1f};
     // The ASR lm_head duplicates the embedding (as in real checkpoints); the aligner's is its own head.
-    else if (n == "thinker.lm_head.weight" && !aligner) pl.scale = 0.0f;
+    else if (n == "thinker.lm_head.weight" && !aligner)
+      pl.scale = 0.0f;
     p.push_back(std::move(pl));
   }
   return p;
@@ -89,27 +97,52 @@ std::vector<Planned> plan_tensors(const SynthSpec& sp) {
 nlohmann::json config_json(const SynthSpec& sp, const nlohmann::json& languages) {
   const AudioConfig& a = sp.config.audio;
   const TextConfig& t = sp.config.text;
-  nlohmann::json audio = {{"activation_function", "gelu"}, {"conv_chunksize", 500}, {"d_model", a.d_model},
-                          {"downsample_hidden_size", a.conv_channels}, {"encoder_attention_heads", a.heads},
-                          {"encoder_ffn_dim", a.ffn}, {"encoder_layers", a.layers}, {"num_hidden_layers", a.layers},
-                          {"max_source_positions", a.max_source_positions}, {"model_type", "qwen3_asr_audio_encoder"},
-                          {"n_window", a.n_window}, {"n_window_infer", a.n_window_infer},
-                          {"num_mel_bins", a.num_mel_bins}, {"output_dim", a.output_dim}, {"scale_embedding", false}};
-  nlohmann::json text = {{"attention_bias", false}, {"head_dim", t.head_dim}, {"hidden_act", "silu"},
-                         {"hidden_size", t.hidden}, {"intermediate_size", t.intermediate},
-                         {"max_position_embeddings", t.max_position}, {"model_type", "qwen3"},
-                         {"num_attention_heads", t.heads}, {"num_hidden_layers", t.layers},
-                         {"num_key_value_heads", t.kv_heads}, {"rms_norm_eps", t.rms_eps},
-                         {"rope_scaling", {{"interleaved", true}, {"mrope_interleaved", true},
-                                           {"mrope_section", {24, 20, 20}}, {"rope_type", "default"}, {"type", "default"}}},
-                         {"rope_theta", t.rope_theta}, {"tie_word_embeddings", true}, {"vocab_size", t.vocab}};
+  nlohmann::json audio = {{"activation_function", "gelu"},
+                          {"conv_chunksize", 500},
+                          {"d_model", a.d_model},
+                          {"downsample_hidden_size", a.conv_channels},
+                          {"encoder_attention_heads", a.heads},
+                          {"encoder_ffn_dim", a.ffn},
+                          {"encoder_layers", a.layers},
+                          {"num_hidden_layers", a.layers},
+                          {"max_source_positions", a.max_source_positions},
+                          {"model_type", "qwen3_asr_audio_encoder"},
+                          {"n_window", a.n_window},
+                          {"n_window_infer", a.n_window_infer},
+                          {"num_mel_bins", a.num_mel_bins},
+                          {"output_dim", a.output_dim},
+                          {"scale_embedding", false}};
+  nlohmann::json text = {{"attention_bias", false},
+                         {"head_dim", t.head_dim},
+                         {"hidden_act", "silu"},
+                         {"hidden_size", t.hidden},
+                         {"intermediate_size", t.intermediate},
+                         {"max_position_embeddings", t.max_position},
+                         {"model_type", "qwen3"},
+                         {"num_attention_heads", t.heads},
+                         {"num_hidden_layers", t.layers},
+                         {"num_key_value_heads", t.kv_heads},
+                         {"rms_norm_eps", t.rms_eps},
+                         {"rope_scaling",
+                          {{"interleaved", true},
+                           {"mrope_interleaved", true},
+                           {"mrope_section", {24, 20, 20}},
+                           {"rope_type", "default"},
+                           {"type", "default"}}},
+                         {"rope_theta", t.rope_theta},
+                         {"tie_word_embeddings", true},
+                         {"vocab_size", t.vocab}};
   return {{"architectures", {"Qwen3ASRForConditionalGeneration"}},
           {"model_type", "qwen3_asr"},
           {"support_languages", languages},
           {"qasr_synthetic", "random weights written by `qasr synth`; transcripts are meaningless"},
           {"thinker_config",
-           {{"model_type", "qwen3_asr"}, {"audio_config", audio}, {"text_config", text},
-            {"audio_token_id", 151676}, {"audio_start_token_id", 151669}, {"audio_end_token_id", 151670},
+           {{"model_type", "qwen3_asr"},
+            {"audio_config", audio},
+            {"text_config", text},
+            {"audio_token_id", 151676},
+            {"audio_start_token_id", 151669},
+            {"audio_end_token_id", 151670},
             {"dtype", "bfloat16"}}}};
 }
 
@@ -157,7 +190,8 @@ Expected<SynthSpec> synth_preset(const std::string& name) {
 
 Status write_synthetic_hf(const std::string& dir, const SynthSpec& sp, uint64_t seed, const std::string& assets,
                           DType dtype, const SynthProgress& progress) {
-  if (is_quantized(dtype)) return InvalidArgument("--format hf takes f32, f16 or bf16 (quantized types need gguf or chatllm)");
+  if (is_quantized(dtype))
+    return InvalidArgument("--format hf takes f32, f16 or bf16 (quantized types need gguf or chatllm)");
   QASR_RETURN_IF_ERROR(make_dirs(dir));
   const std::string tokdir = assets + "/qwen3-asr-tokenizer", cfgdir = assets + "/qwen3-asr-0.6b";
   for (const char* f : {"vocab.json", "merges.txt", "tokenizer_config.json", "chat_template.json"})
@@ -207,7 +241,8 @@ Status write_synthetic_hf(const std::string& dir, const SynthSpec& sp, uint64_t 
       bytes.resize(k * esize);
       fill_planned(src, rng, buf.data(), k);
       for (int64_t i = 0; i < k; ++i) {
-        if (dtype == DType::F32) std::memcpy(bytes.data() + 4 * i, &buf[i], 4);
+        if (dtype == DType::F32)
+          std::memcpy(bytes.data() + 4 * i, &buf[i], 4);
         else {
           const uint16_t h = dtype == DType::F16 ? f32_to_f16(buf[i]) : f32_to_bf16(buf[i]);
           std::memcpy(bytes.data() + 2 * i, &h, 2);

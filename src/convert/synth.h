@@ -24,8 +24,8 @@ struct SynthSpec {
 };
 
 // "tiny" | "tiny-plain" | "0.6b" | "1.7b". "tiny" has sharpened attention (golden
-// tests), "tiny-plain" the plain std-0.02 weights of the full presets. Tiny: text 128 hidden / 2 layers / 4 heads / 2 KV / head_dim 32 /
-// FFN 256; audio d_model 64 / 2 layers / 4 heads / FFN 128 / 32 conv channels; real vocab and ids.
+// tests), "tiny-plain" the plain std-0.02 weights of the full presets. Tiny: text 128 hidden / 2 layers / 4 heads / 2
+// KV / head_dim 32 / FFN 256; audio d_model 64 / 2 layers / 4 heads / FFN 128 / 32 conv channels; real vocab and ids.
 Expected<SynthSpec> synth_preset(const std::string& name);
 
 // Writes a Hugging Face folder (safetensors in f32, f16 or bf16). `asset_dir` holds

@@ -9,12 +9,12 @@
 #include <nlohmann/json.hpp>
 
 #include "base/io.h"
-#include "kernels/half.h"
-#include "kernels/quant.h"
 #include "formats/chatllm_bin.h"
-#include "model/gguf_keys.h"
 #include "formats/gguf.h"
 #include "formats/tensor_names.h"
+#include "kernels/half.h"
+#include "kernels/quant.h"
+#include "model/gguf_keys.h"
 
 namespace qasr {
 namespace {
@@ -24,11 +24,21 @@ constexpr int64_t kChunkElems = int64_t{1} << 20;  // ~4 MB of f32 per step
 // f32 → bytes of `type` (n a multiple of 32 for quantized types).
 void encode(const float* x, int64_t n, DType type, uint8_t* out) {
   switch (type) {
-    case DType::F32: std::memcpy(out, x, 4 * n); break;
-    case DType::F16: for (int64_t i = 0; i < n; ++i) reinterpret_cast<uint16_t*>(out)[i] = f32_to_f16(x[i]); break;
-    case DType::BF16: for (int64_t i = 0; i < n; ++i) reinterpret_cast<uint16_t*>(out)[i] = f32_to_bf16(x[i]); break;
-    case DType::Q8_0: quantize_q8_0(x, reinterpret_cast<BlockQ8_0*>(out), n); break;
-    case DType::Q4_0: quantize_q4_0(x, reinterpret_cast<BlockQ4_0*>(out), n); break;
+    case DType::F32:
+      std::memcpy(out, x, 4 * n);
+      break;
+    case DType::F16:
+      for (int64_t i = 0; i < n; ++i) reinterpret_cast<uint16_t*>(out)[i] = f32_to_f16(x[i]);
+      break;
+    case DType::BF16:
+      for (int64_t i = 0; i < n; ++i) reinterpret_cast<uint16_t*>(out)[i] = f32_to_bf16(x[i]);
+      break;
+    case DType::Q8_0:
+      quantize_q8_0(x, reinterpret_cast<BlockQ8_0*>(out), n);
+      break;
+    case DType::Q4_0:
+      quantize_q4_0(x, reinterpret_cast<BlockQ4_0*>(out), n);
+      break;
   }
 }
 
@@ -50,8 +60,10 @@ Status emit(const TensorData& t, const std::function<Status(const void*, size_t)
   std::vector<uint8_t> bytes(row_bytes(t.type, rows_per * cols));
   for (int64_t r0 = 0; r0 < rows; r0 += rows_per) {
     const int64_t nr = std::min(rows_per, rows - r0);
-    if (t.raw) to_f32(t.raw->dtype, t.raw->data, static_cast<size_t>(r0 * cols), static_cast<size_t>(nr * cols), f.data());
-    else t.fill(r0, nr, f.data());
+    if (t.raw)
+      to_f32(t.raw->dtype, t.raw->data, static_cast<size_t>(r0 * cols), static_cast<size_t>(nr * cols), f.data());
+    else
+      t.fill(r0, nr, f.data());
     encode(f.data(), nr * cols, t.type, bytes.data());
     QASR_RETURN_IF_ERROR(sink(bytes.data(), row_bytes(t.type, nr * cols)));
   }
@@ -124,10 +136,16 @@ Status write_chatllm_model(const std::string& path, const ModelMeta& m, const st
   json meta = json::object();
   meta["config.json"] = json::parse(m.config_json, nullptr, false);
   meta["tokenizer_config.json"] = json::parse(m.tokenizer_config_json, nullptr, false);
-  meta["preprocessor_config.json"] = {{"chunk_length", 30}, {"feature_extractor_type", "WhisperFeatureExtractor"},
-                                      {"feature_size", m.config.audio.num_mel_bins}, {"hop_length", 160},
-                                      {"n_fft", 400}, {"n_samples", 480000}, {"nb_max_frames", 3000},
-                                      {"padding_side", "right"}, {"padding_value", 0.0}, {"return_attention_mask", true}};
+  meta["preprocessor_config.json"] = {{"chunk_length", 30},
+                                      {"feature_extractor_type", "WhisperFeatureExtractor"},
+                                      {"feature_size", m.config.audio.num_mel_bins},
+                                      {"hop_length", 160},
+                                      {"n_fft", 400},
+                                      {"n_samples", 480000},
+                                      {"nb_max_frames", 3000},
+                                      {"padding_side", "right"},
+                                      {"padding_value", 0.0},
+                                      {"return_attention_mask", true}};
   meta["model_name"] = m.name;
   std::string ms = meta.dump(-1, ' ', false, json::error_handler_t::replace);
   ms.append((4 - ms.size() % 4) % 4, '\0');
@@ -198,7 +216,7 @@ Expected<DType> choose_tensor_type(const std::string& canonical, const std::vect
     if (std::regex_search(canonical, o.pattern) || std::regex_search(gguf, o.pattern)) {
       if (is_quantized(o.type) && shape.back() % kQK != 0)
         return InvalidArgument(fmt::format("--tensor-type {}: '{}' has rows of {}, which {} cannot hold", o.text,
-                                         canonical, shape.back(), dtype_name(o.type)));
+                                           canonical, shape.back(), dtype_name(o.type)));
       return o.type;
     }
   }
@@ -223,7 +241,8 @@ Expected<std::vector<TypeOverride>> parse_type_overrides(const std::vector<std::
     size_t eq = s.rfind('=');
     DType t;
     if (eq == std::string::npos || !parse_dtype(s.substr(eq + 1), &t))
-      return InvalidArgument(fmt::format("--tensor-type '{}': expected REGEX=TYPE with TYPE one of f32, f16, bf16, q8_0, q4_0", s));
+      return InvalidArgument(
+          fmt::format("--tensor-type '{}': expected REGEX=TYPE with TYPE one of f32, f16, bf16, q8_0, q4_0", s));
     try {
       out.push_back({std::regex(s.substr(0, eq)), s, t});
     } catch (const std::regex_error& e) {

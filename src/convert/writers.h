@@ -19,9 +19,9 @@ namespace qasr {
 
 // Where one output tensor's values come from.
 struct TensorData {
-  std::string canonical;        // official name, e.g. thinker.model.embed_tokens.weight
-  std::vector<int64_t> shape;   // outermost first
-  DType type = DType::F32;      // type to write
+  std::string canonical;       // official name, e.g. thinker.model.embed_tokens.weight
+  std::vector<int64_t> shape;  // outermost first
+  DType type = DType::F32;     // type to write
   // Either bytes already in `type` (carried over without requantizing)...
   const TensorView* raw = nullptr;
   // ...or f32 rows produced on demand: fill(row0, n_rows, out[n_rows × cols]).
@@ -34,7 +34,7 @@ struct ModelMeta {
   SpecialTokens special;
   std::vector<std::string> languages;
   std::string name;
-  std::string config_json;           // chatllm meta: config.json (HF form)
+  std::string config_json;            // chatllm meta: config.json (HF form)
   std::string tokenizer_config_json;  // chatllm meta: tokenizer_config.json
   // Called after each tensor is written: (tensors done, tensors in all). May be empty.
   std::function<void(size_t, size_t)> progress;

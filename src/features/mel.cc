@@ -21,15 +21,22 @@ double mel_to_hz_slaney(double m) {
   return m < min_log_mel ? m * f_sp : min_log_hz * std::exp(logstep * (m - min_log_mel));
 }
 
-constexpr int kCols = 8;         // basis columns per block (one cache line of doubles)
-constexpr int kRows = 4;         // frames per register block: 4 × 8 accumulators
+constexpr int kCols = 8;           // basis columns per block (one cache line of doubles)
+constexpr int kRows = 4;           // frames per register block: 4 × 8 accumulators
 constexpr int kChunkFrames = 256;  // frames whose spectra are held at once
 
 // out[f][jb·8 + c] = Σ_n x_f[n] · basis[jb][n][c] for `nf` frames starting at
 // padded + f·hop. The basis block (n_fft × 8 doubles = 25.6 KB) stays in L1 while
 // every frame of the chunk streams past; 4 × 8 accumulators stay in registers.
-// Cloned for AVX-512/AVX2 and picked at run time.
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+// Cloned for AVX-512/AVX2 and picked at run time. (Not under ThreadSanitizer: the clone
+// resolver runs during relocation, before the TSan runtime exists, and its
+// instrumentation crashes there.)
+#if defined(__SANITIZE_THREAD__)
+#define QASR_MEL_CLONES
+#else
+#define QASR_MEL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+QASR_MEL_CLONES
 void dft_chunk(const double* padded, int hop, int nf, int n_fft, const double* basis, int n_blocks, double* out) {
   const int width = n_blocks * kCols;
   for (int jb = 0; jb < n_blocks; ++jb) {
@@ -108,7 +115,7 @@ Expected<LogMel> MelExtractor::compute(std::span<const float> pcm) const {
   const size_t n = pcm.size();
   if (n <= static_cast<size_t>(pad))
     return InvalidArgument(fmt::format("audio too short: {} samples ({:.1f} ms at 16 kHz); at least {} are needed", n,
-                                     n * 1000.0 / config_.sample_rate, pad + 1));
+                                       n * 1000.0 / config_.sample_rate, pad + 1));
   // Frames of the centred STFT are 1 + n/hop; the last one is dropped.
   const size_t n_frames = n / hop;
   if (n_frames > (size_t{1} << 26)) return TooLarge("audio too long for the mel front end");

@@ -41,7 +41,9 @@ class MelExtractor {
 
   // Needs more than n_fft/2 samples (reflect padding) and at least one frame; fewer is an
   // error (callers treat such audio as silence: enough_samples()).
-  bool enough_samples(size_t n) const { return n > static_cast<size_t>(config_.n_fft / 2) && n >= static_cast<size_t>(config_.hop); }
+  bool enough_samples(size_t n) const {
+    return n > static_cast<size_t>(config_.n_fft / 2) && n >= static_cast<size_t>(config_.hop);
+  }
   Expected<LogMel> compute(std::span<const float> pcm) const;
 
   const MelConfig& config() const { return config_; }

@@ -73,15 +73,18 @@ Expected<ChatllmContent> parse_chatllm(const uint8_t* b, size_t size, const std:
   std::memcpy(&k.rope_theta, &f[13], 4);
   k.tie_word_embeddings = f[21];
   if (r.pos() != c.offset_tokenizer)
-    return err(fmt::format("header says the tokenizer starts at {}, but the config ends at {}", c.offset_tokenizer, r.pos()));
-  if (k.vocab_size <= 0 || k.vocab_size > (1 << 24)) return err(fmt::format("vocab_size {} out of range", k.vocab_size));
+    return err(
+        fmt::format("header says the tokenizer starts at {}, but the config ends at {}", c.offset_tokenizer, r.pos()));
+  if (k.vocab_size <= 0 || k.vocab_size > (1 << 24))
+    return err(fmt::format("vocab_size {} out of range", k.vocab_size));
 
   // Tokenizer: (len, text, type)* until len = −1; then (len, "left right")* until −1.
   for (;;) {
     int32_t len;
     if (!r.i32(&len)) return err("truncated vocabulary");
     if (len == -1) break;
-    if (len < 0 || static_cast<size_t>(len) > r.left()) return err(fmt::format("vocabulary entry {} has bad length {}", c.tokens.size(), len));
+    if (len < 0 || static_cast<size_t>(len) > r.left())
+      return err(fmt::format("vocabulary entry {} has bad length {}", c.tokens.size(), len));
     if (static_cast<int64_t>(c.tokens.size()) >= static_cast<int64_t>(k.vocab_size) + 100)
       return err("vocabulary has more entries than vocab_size allows");
     std::string s;
@@ -94,7 +97,8 @@ Expected<ChatllmContent> parse_chatllm(const uint8_t* b, size_t size, const std:
     int32_t len;
     if (!r.i32(&len)) return err("truncated merges");
     if (len == -1) break;
-    if (len < 0 || static_cast<size_t>(len) > r.left()) return err(fmt::format("merge {} has bad length {}", c.merges.size(), len));
+    if (len < 0 || static_cast<size_t>(len) > r.left())
+      return err(fmt::format("merge {} has bad length {}", c.merges.size(), len));
     std::string s;
     r.bytes(len, &s);
     size_t sp = s.size() > 1 ? s.find(' ', 1) : std::string::npos;
@@ -102,7 +106,8 @@ Expected<ChatllmContent> parse_chatllm(const uint8_t* b, size_t size, const std:
     c.merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
   }
   if (r.pos() != c.offset_tensors)
-    return err(fmt::format("header says the tensors start at {}, but the tokenizer ends at {}", c.offset_tensors, r.pos()));
+    return err(
+        fmt::format("header says the tensors start at {}, but the tokenizer ends at {}", c.offset_tensors, r.pos()));
 
   // Tensor records to EOF.
   std::set<std::string> names;
@@ -117,11 +122,12 @@ Expected<ChatllmContent> parse_chatllm(const uint8_t* b, size_t size, const std:
     for (int i = 0; i < nd; ++i) {
       int32_t d;
       if (!r.i32(&d) || d <= 0) return err(fmt::format("tensor '{}': bad dimension", tname));
-      if (numel > (uint64_t{1} << 40) / static_cast<uint64_t>(d)) return err(fmt::format("tensor '{}': size overflows", tname));
+      if (numel > (uint64_t{1} << 40) / static_cast<uint64_t>(d))
+        return err(fmt::format("tensor '{}': size overflows", tname));
       numel *= static_cast<uint64_t>(d);
       t.shape.push_back(d);
     }
-    int32_t gt;
+    int32_t gt = -1;
     if (!r.i32(&gt) || !dtype_from_ggml(gt, &t.dtype) || t.dtype == DType::BF16)
       return err(fmt::format("tensor '{}': ggml type {} is not supported (F32, F16, Q8_0, Q4_0)", tname, gt));
     if (is_quantized(t.dtype) && t.shape.back() % 32 != 0)
@@ -129,7 +135,8 @@ Expected<ChatllmContent> parse_chatllm(const uint8_t* b, size_t size, const std:
     const size_t data_pos = (r.pos() + 15) & ~size_t{15};
     t.nbytes = row_bytes(t.dtype, static_cast<int64_t>(numel));
     if (data_pos > size || t.nbytes > size - data_pos)
-      return err(fmt::format("tensor '{}': data [{}, +{}) runs past the end of the file (truncated?)", tname, data_pos, t.nbytes));
+      return err(fmt::format("tensor '{}': data [{}, +{}) runs past the end of the file (truncated?)", tname, data_pos,
+                             t.nbytes));
     t.data = b + data_pos;
     r.seek(data_pos + t.nbytes);
     if (!names.insert(tname).second) return err(fmt::format("duplicate tensor '{}'", tname));

@@ -29,7 +29,7 @@ struct ChatllmContent {
   std::string meta_json;  // verbatim meta block (NULs stripped)
   int32_t model_type = 0, file_version = 0;
   ChatllmConfig config{};
-  std::vector<std::string> tokens;  // id → token text (GPT-2 byte-level form)
+  std::vector<std::string> tokens;   // id → token text (GPT-2 byte-level form)
   std::vector<uint8_t> token_types;  // 1 normal, 4 user-defined (added), ...
   std::vector<std::pair<std::string, std::string>> merges;
   std::vector<TensorView> tensors;  // chatllm names

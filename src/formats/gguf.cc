@@ -39,29 +39,98 @@ class Cursor {
 
 size_t scalar_size(GgufType t) {
   switch (t) {
-    case GgufType::U8: case GgufType::I8: case GgufType::BOOL: return 1;
-    case GgufType::U16: case GgufType::I16: return 2;
-    case GgufType::U32: case GgufType::I32: case GgufType::F32: return 4;
-    case GgufType::U64: case GgufType::I64: case GgufType::F64: return 8;
-    case GgufType::STRING: return 8;  // at least the length field
-    default: return 0;
+    case GgufType::U8:
+    case GgufType::I8:
+    case GgufType::BOOL:
+      return 1;
+    case GgufType::U16:
+    case GgufType::I16:
+      return 2;
+    case GgufType::U32:
+    case GgufType::I32:
+    case GgufType::F32:
+      return 4;
+    case GgufType::U64:
+    case GgufType::I64:
+    case GgufType::F64:
+      return 8;
+    case GgufType::STRING:
+      return 8;  // at least the length field
+    default:
+      return 0;
   }
 }
 
 bool read_scalar(Cursor& c, GgufType t, int64_t* i, double* f) {
   switch (t) {
-    case GgufType::U8: { uint8_t v; if (!c.read(&v)) return false; *i = v; return true; }
-    case GgufType::I8: { int8_t v; if (!c.read(&v)) return false; *i = v; return true; }
-    case GgufType::BOOL: { uint8_t v; if (!c.read(&v) || v > 1) return false; *i = v; return true; }
-    case GgufType::U16: { uint16_t v; if (!c.read(&v)) return false; *i = v; return true; }
-    case GgufType::I16: { int16_t v; if (!c.read(&v)) return false; *i = v; return true; }
-    case GgufType::U32: { uint32_t v; if (!c.read(&v)) return false; *i = v; return true; }
-    case GgufType::I32: { int32_t v; if (!c.read(&v)) return false; *i = v; return true; }
-    case GgufType::U64: { uint64_t v; if (!c.read(&v)) return false; *i = static_cast<int64_t>(v); return true; }
-    case GgufType::I64: { int64_t v; if (!c.read(&v)) return false; *i = v; return true; }
-    case GgufType::F32: { float v; if (!c.read(&v)) return false; *f = v; return true; }
-    case GgufType::F64: { double v; if (!c.read(&v)) return false; *f = v; return true; }
-    default: return false;
+    case GgufType::U8: {
+      uint8_t v;
+      if (!c.read(&v)) return false;
+      *i = v;
+      return true;
+    }
+    case GgufType::I8: {
+      int8_t v;
+      if (!c.read(&v)) return false;
+      *i = v;
+      return true;
+    }
+    case GgufType::BOOL: {
+      uint8_t v;
+      if (!c.read(&v) || v > 1) return false;
+      *i = v;
+      return true;
+    }
+    case GgufType::U16: {
+      uint16_t v;
+      if (!c.read(&v)) return false;
+      *i = v;
+      return true;
+    }
+    case GgufType::I16: {
+      int16_t v;
+      if (!c.read(&v)) return false;
+      *i = v;
+      return true;
+    }
+    case GgufType::U32: {
+      uint32_t v;
+      if (!c.read(&v)) return false;
+      *i = v;
+      return true;
+    }
+    case GgufType::I32: {
+      int32_t v;
+      if (!c.read(&v)) return false;
+      *i = v;
+      return true;
+    }
+    case GgufType::U64: {
+      uint64_t v;
+      if (!c.read(&v)) return false;
+      *i = static_cast<int64_t>(v);
+      return true;
+    }
+    case GgufType::I64: {
+      int64_t v;
+      if (!c.read(&v)) return false;
+      *i = v;
+      return true;
+    }
+    case GgufType::F32: {
+      float v;
+      if (!c.read(&v)) return false;
+      *f = v;
+      return true;
+    }
+    case GgufType::F64: {
+      double v;
+      if (!c.read(&v)) return false;
+      *f = v;
+      return true;
+    }
+    default:
+      return false;
   }
 }
 
@@ -96,7 +165,8 @@ Expected<GgufContent> parse_gguf(const uint8_t* bytes, size_t size, const std::s
       if (et > static_cast<uint32_t>(GgufType::F64) || et == static_cast<uint32_t>(GgufType::ARRAY))
         return err(fmt::format("key '{}': unsupported array element type {}", key, et));
       v.elem = static_cast<GgufType>(et);
-      if (count > c.left() / scalar_size(v.elem)) return err(fmt::format("key '{}': array count {} exceeds the file", key, count));
+      if (count > c.left() / scalar_size(v.elem))
+        return err(fmt::format("key '{}': array count {} exceeds the file", key, count));
       if (v.elem == GgufType::STRING) {
         v.strs.resize(count);
         for (uint64_t i = 0; i < count; ++i)
@@ -108,8 +178,10 @@ Expected<GgufContent> parse_gguf(const uint8_t* bytes, size_t size, const std::s
           int64_t iv = 0;
           double fv = 0;
           if (!read_scalar(c, v.elem, &iv, &fv)) return err(fmt::format("key '{}': bad array element {}", key, i));
-          if (fl) v.floats.push_back(fv);
-          else v.ints.push_back(iv);
+          if (fl)
+            v.floats.push_back(fv);
+          else
+            v.ints.push_back(iv);
         }
       }
     } else if (!read_scalar(c, v.type, &v.i, &v.f)) {
@@ -153,7 +225,8 @@ Expected<GgufContent> parse_gguf(const uint8_t* bytes, size_t size, const std::s
       return err(fmt::format("tensor '{}': quantized rows of {} are not a multiple of 32", in.name, ne[0]));
     in.shape.assign(ne.rbegin(), ne.rend());
     in.bytes = row_bytes(in.type, static_cast<int64_t>(numel));
-    if (in.offset % g.alignment != 0) return err(fmt::format("tensor '{}': offset {} is not aligned", in.name, in.offset));
+    if (in.offset % g.alignment != 0)
+      return err(fmt::format("tensor '{}': offset {} is not aligned", in.name, in.offset));
     if (!names.insert(in.name).second) return err(fmt::format("duplicate tensor name '{}'", in.name));
     infos.push_back(std::move(in));
   }
@@ -186,8 +259,12 @@ Expected<GgufFile> open_gguf(const std::string& path, bool populate) {
 // ---- writer ----
 
 namespace {
-void put_u32(std::string& s, uint32_t v) { s.append(reinterpret_cast<const char*>(&v), 4); }
-void put_u64(std::string& s, uint64_t v) { s.append(reinterpret_cast<const char*>(&v), 8); }
+void put_u32(std::string& s, uint32_t v) {
+  s.append(reinterpret_cast<const char*>(&v), 4);
+}
+void put_u64(std::string& s, uint64_t v) {
+  s.append(reinterpret_cast<const char*>(&v), 8);
+}
 void put_str(std::string& s, const std::string& v) {
   put_u64(s, v.size());
   s += v;

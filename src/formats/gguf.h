@@ -29,7 +29,9 @@ struct GgufValue {
   std::vector<int64_t> ints;      // integer/bool arrays
   std::vector<double> floats;     // float arrays
   std::vector<std::string> strs;  // string arrays
-  bool is_int() const { return type <= GgufType::I32 || type == GgufType::U64 || type == GgufType::I64 || type == GgufType::BOOL; }
+  bool is_int() const {
+    return type <= GgufType::I32 || type == GgufType::U64 || type == GgufType::I64 || type == GgufType::BOOL;
+  }
 };
 
 struct GgufContent {

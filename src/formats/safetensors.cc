@@ -15,8 +15,9 @@ Expected<std::vector<TensorView>> parse_safetensors(const uint8_t* bytes, size_t
   uint64_t hlen = 0;
   for (int i = 7; i >= 0; --i) hlen = (hlen << 8) | bytes[i];
   if (hlen > size - 8 || hlen > (uint64_t{100} << 20))
-    return InvalidFormat(fmt::format("'{}': safetensors header length {} exceeds the file ({} bytes); truncated or not safetensors",
-                                     name, hlen, size));
+    return InvalidFormat(
+        fmt::format("'{}': safetensors header length {} exceeds the file ({} bytes); truncated or not safetensors",
+                    name, hlen, size));
   json h = json::parse(bytes + 8, bytes + 8 + hlen, nullptr, false);
   if (h.is_discarded() || !h.is_object())
     return InvalidFormat(fmt::format("'{}': safetensors header is not a JSON object", name));
@@ -34,10 +35,14 @@ Expected<std::vector<TensorView>> parse_safetensors(const uint8_t* bytes, size_t
     TensorView t;
     t.name = key;
     std::string dt = v["dtype"].get<std::string>();
-    if (dt == "F32") t.dtype = DType::F32;
-    else if (dt == "F16") t.dtype = DType::F16;
-    else if (dt == "BF16") t.dtype = DType::BF16;
-    else return err(fmt::format("dtype {} is not supported (F32, F16, BF16)", dt));
+    if (dt == "F32")
+      t.dtype = DType::F32;
+    else if (dt == "F16")
+      t.dtype = DType::F16;
+    else if (dt == "BF16")
+      t.dtype = DType::BF16;
+    else
+      return err(fmt::format("dtype {} is not supported (F32, F16, BF16)", dt));
     uint64_t numel = 1;
     for (const json& d : v["shape"]) {
       if (!d.is_number_unsigned() || d.get<uint64_t>() > (uint64_t{1} << 40)) return err("bad dimension " + d.dump());
@@ -89,7 +94,8 @@ Expected<SafetensorsSet> open_safetensors_dir(const std::string& dir) {
     for (auto& [k, v] : j["weight_map"].items()) {
       if (!v.is_string()) return InvalidFormat(fmt::format("'{}': weight_map entry '{}' is not a file name", index, k));
       std::string s = v.get<std::string>();
-      if (s.find('/') != std::string::npos) return InvalidFormat(fmt::format("'{}': shard '{}' is not a plain file name", index, s));
+      if (s.find('/') != std::string::npos)
+        return InvalidFormat(fmt::format("'{}': shard '{}' is not a plain file name", index, s));
       if (std::find(shards.begin(), shards.end(), s) == shards.end()) shards.push_back(s);
     }
   } else if (::stat(single.c_str(), &st) == 0) {

@@ -7,8 +7,9 @@ namespace qasr {
 namespace {
 
 #define ENC_LAYER(c, g, l) \
-  {"thinker.audio_tower.layers.{i}." c, "a.blk.{i}." g, "audio.layers.{i}." l}
-#define DEC_LAYER(c, g) {"thinker.model.layers.{i}." c, "blk.{i}." g, "model.layers.{i}." c}
+  { "thinker.audio_tower.layers.{i}." c, "a.blk.{i}." g, "audio.layers.{i}." l }
+#define DEC_LAYER(c, g) \
+  { "thinker.model.layers.{i}." c, "blk.{i}." g, "model.layers.{i}." c }
 
 const TensorNameRow kTable[] = {
     {"thinker.audio_tower.conv2d1.weight", "a.conv1.weight", "audio.conv2d1.weight"},
@@ -88,9 +89,15 @@ std::optional<std::string> translate(const std::string& name, From from, To to) 
   return std::nullopt;
 }
 
-const char* canon(const TensorNameRow& r) { return r.canonical; }
-const char* gguf(const TensorNameRow& r) { return r.gguf; }
-const char* chat(const TensorNameRow& r) { return r.chatllm; }
+const char* canon(const TensorNameRow& r) {
+  return r.canonical;
+}
+const char* gguf(const TensorNameRow& r) {
+  return r.gguf;
+}
+const char* chat(const TensorNameRow& r) {
+  return r.chatllm;
+}
 
 }  // namespace
 
@@ -99,9 +106,17 @@ const TensorNameRow* tensor_name_table(int* count) {
   return kTable;
 }
 
-std::optional<std::string> canonical_from_gguf(const std::string& n) { return translate(n, gguf, canon); }
-std::optional<std::string> canonical_from_chatllm(const std::string& n) { return translate(n, chat, canon); }
-std::optional<std::string> gguf_from_canonical(const std::string& n) { return translate(n, canon, gguf); }
-std::optional<std::string> chatllm_from_canonical(const std::string& n) { return translate(n, canon, chat); }
+std::optional<std::string> canonical_from_gguf(const std::string& n) {
+  return translate(n, gguf, canon);
+}
+std::optional<std::string> canonical_from_chatllm(const std::string& n) {
+  return translate(n, chat, canon);
+}
+std::optional<std::string> gguf_from_canonical(const std::string& n) {
+  return translate(n, canon, gguf);
+}
+std::optional<std::string> chatllm_from_canonical(const std::string& n) {
+  return translate(n, canon, chat);
+}
 
 }  // namespace qasr

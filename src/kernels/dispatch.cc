@@ -77,8 +77,10 @@ __attribute__((target("avx2,fma,f16c"))) void gemv_q4_0_avx2(const BlockQ4_0* w,
     const BlockQ8_0& b0 = a[2 * q];
     const BlockQ8_0& b1 = a[2 * q + 1];
     ylo[q] = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(b1.qs), reinterpret_cast<const __m128i*>(b0.qs));
-    yhi[q] = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(b1.qs + 16), reinterpret_cast<const __m128i*>(b0.qs + 16));
-    ys[q] = _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(eights, ylo[q]), _mm256_maddubs_epi16(eights, yhi[q])), ones);
+    yhi[q] =
+        _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(b1.qs + 16), reinterpret_cast<const __m128i*>(b0.qs + 16));
+    ys[q] = _mm256_madd_epi16(
+        _mm256_add_epi16(_mm256_maddubs_epi16(eights, ylo[q]), _mm256_maddubs_epi16(eights, yhi[q])), ones);
     da[2 * q] = _cvtsh_ss(b0.d);
     da[2 * q + 1] = _cvtsh_ss(b1.d);
   }
@@ -92,14 +94,16 @@ __attribute__((target("avx2,fma,f16c"))) void gemv_q4_0_avx2(const BlockQ4_0* w,
       if ((q & 1) == 0) _mm_prefetch(pf + q * 36, _MM_HINT_T1);
       const BlockQ4_0& w0 = wr[2 * q];
       const BlockQ4_0& w1 = wr[2 * q + 1];
-      const __m256i v = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(w1.qs), reinterpret_cast<const __m128i*>(w0.qs));
+      const __m256i v =
+          _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(w1.qs), reinterpret_cast<const __m128i*>(w0.qs));
       const __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
       const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, ylo[q]), _mm256_maddubs_epi16(hi, yhi[q]));
       const __m256i sum = _mm256_sub_epi32(_mm256_madd_epi16(p, ones), ys[q]);
       // Scales d_w·d_a of the two blocks, each over its four lanes.
       __m128i dw = _mm_cvtsi32_si128(w0.d);
       dw = _mm_insert_epi16(dw, w1.d, 1);
-      const __m128 d2 = _mm_mul_ps(_mm_cvtph_ps(dw), _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(da + 2 * q))));
+      const __m128 d2 =
+          _mm_mul_ps(_mm_cvtph_ps(dw), _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(da + 2 * q))));
       const __m256 ds = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(d2), lane_b0);
       if (q & 1)
         acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), ds, acc1);
@@ -130,10 +134,10 @@ __attribute__((target("avx2,fma,f16c"))) void gemv_q8_0_avx2(const BlockQ8_0* w,
       _mm_prefetch(reinterpret_cast<const char*>(w3 + b + 16 * nb), _MM_HINT_T1);
       const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
       const float da = _cvtsh_ss(a[b].d);
-#define QASR_ROW(i)                                                                                  \
-  {                                                                                                  \
+#define QASR_ROW(i)                                                                                      \
+  {                                                                                                      \
     const __m256i s = dot_i8_avx2(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w##i[b].qs)), yv); \
-    acc##i = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(_cvtsh_ss(w##i[b].d) * da), acc##i); \
+    acc##i = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(_cvtsh_ss(w##i[b].d) * da), acc##i);  \
   }
       QASR_ROW(0) QASR_ROW(1) QASR_ROW(2) QASR_ROW(3)
 #undef QASR_ROW
@@ -251,21 +255,29 @@ bool cpu_has_avx512() {
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
 }
 
-const QuantKernels kScalar{Isa::kScalar, dot_q4_0_q8_0, dot_q8_0_q8_0, gemv_rows<BlockQ4_0, dot_q4_0_q8_0>,
-                           gemv_rows<BlockQ8_0, dot_q8_0_q8_0>, quantize_q8_0, dequantize_q4_0};
-const QuantKernels kAvx2{Isa::kAvx2, dot_q4_0_avx2, dot_q8_0_avx2, gemv_q4_0_avx2, gemv_q8_0_avx2, quantize_q8_0_avx2,
-                         dequantize_q4_0_avx2};
+const QuantKernels kScalar{Isa::kScalar,
+                           dot_q4_0_q8_0,
+                           dot_q8_0_q8_0,
+                           gemv_rows<BlockQ4_0, dot_q4_0_q8_0>,
+                           gemv_rows<BlockQ8_0, dot_q8_0_q8_0>,
+                           quantize_q8_0,
+                           dequantize_q4_0};
+const QuantKernels kAvx2{Isa::kAvx2,     dot_q4_0_avx2,      dot_q8_0_avx2,       gemv_q4_0_avx2,
+                         gemv_q8_0_avx2, quantize_q8_0_avx2, dequantize_q4_0_avx2};
 // The AVX-512 level uses the AVX2 GEMV and quantizer (a superset CPU runs them).
-const QuantKernels kAvx512{Isa::kAvx512, dot_q4_0_avx512, dot_q8_0_avx512, gemv_q4_0_avx2, gemv_q8_0_avx2,
-                           quantize_q8_0_avx2, dequantize_q4_0_avx2};
+const QuantKernels kAvx512{Isa::kAvx512,   dot_q4_0_avx512,    dot_q8_0_avx512,     gemv_q4_0_avx2,
+                           gemv_q8_0_avx2, quantize_q8_0_avx2, dequantize_q4_0_avx2};
 
 }  // namespace
 
 const char* isa_name(Isa isa) {
   switch (isa) {
-    case Isa::kScalar: return "scalar";
-    case Isa::kAvx2: return "avx2";
-    case Isa::kAvx512: return "avx512-vnni";
+    case Isa::kScalar:
+      return "scalar";
+    case Isa::kAvx2:
+      return "avx2";
+    case Isa::kAvx512:
+      return "avx512-vnni";
   }
   return "?";
 }

@@ -30,8 +30,9 @@ QASR_T void pack_panel(const float* x, int64_t M, int64_t K, int64_t p, float* d
       for (int64_t h = 0; h < kMR; h += 8) {
         const float* xr = x + (m0 + h) * K + k0;
         const __m256 r0 = _mm256_loadu_ps(xr), r1 = _mm256_loadu_ps(xr + K), r2 = _mm256_loadu_ps(xr + 2 * K),
-                     r3 = _mm256_loadu_ps(xr + 3 * K), r4 = _mm256_loadu_ps(xr + 4 * K), r5 = _mm256_loadu_ps(xr + 5 * K),
-                     r6 = _mm256_loadu_ps(xr + 6 * K), r7 = _mm256_loadu_ps(xr + 7 * K);
+                     r3 = _mm256_loadu_ps(xr + 3 * K), r4 = _mm256_loadu_ps(xr + 4 * K),
+                     r5 = _mm256_loadu_ps(xr + 5 * K), r6 = _mm256_loadu_ps(xr + 6 * K),
+                     r7 = _mm256_loadu_ps(xr + 7 * K);
         const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
                      t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
                      t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
@@ -94,8 +95,8 @@ constexpr int64_t kITiles = 4;  // weight tiles repacked at a time per thread (3
 // One block (32 k-values) of a group of 6 activation rows; rows past M are zero.
 struct ActBlock {
   int8_t q[kIR][kQK];
-  float d[kIR];      // d_x as f32 (from the block's f16)
-  int32_t s8[kIR];   // 8 · Σ q_x, the correction for the nibbles' offset of 8
+  float d[kIR];     // d_x as f32 (from the block's f16)
+  int32_t s8[kIR];  // 8 · Σ q_x, the correction for the nibbles' offset of 8
 };
 // One block of a tile of 8 weight rows: nibbles as bytes 0..15, 4 k-values per row per
 // step, so step s is one 32-byte vector [row0 k4s..4s+3 | row1 ... | row7 ...].
@@ -180,14 +181,14 @@ QASR_TI void pack_w_tile(const BlockQ4_0* w, int64_t nb, int64_t nr, WTileBlock*
 #else
 #define QASR_NO_FP_CONTRACT __attribute__((optimize("fp-contract=off")))
 #endif
-__attribute__((target("avx2,fma,f16c"))) QASR_NO_FP_CONTRACT
-void kernel_q_8x6(const WTileBlock* w, const ActBlock* a, int64_t nb, float* c) {
+__attribute__((target("avx2,fma,f16c"))) QASR_NO_FP_CONTRACT void kernel_q_8x6(const WTileBlock* w, const ActBlock* a,
+                                                                               int64_t nb, float* c) {
   __m256 f0 = _mm256_setzero_ps(), f1 = f0, f2 = f0, f3 = f0, f4 = f0, f5 = f0;
   const __m256i ones = _mm256_set1_epi16(1);
   for (int64_t b = 0; b < nb; ++b) {
     const __m256i* wq = reinterpret_cast<const __m256i*>(w[b].q);
     const int8_t* aq = a[b].q[0];
-#define QASR_BC(i, s) _mm256_set1_epi32(*reinterpret_cast<const int32_t*>(aq + (i) * kQK + (s) * 4))
+#define QASR_BC(i, s) _mm256_set1_epi32(*reinterpret_cast<const int32_t*>(aq + (i)*kQK + (s)*4))
     __m256i wv = _mm256_loadu_si256(wq);
     __m256i s0 = _mm256_maddubs_epi16(wv, QASR_BC(0, 0)), s1 = _mm256_maddubs_epi16(wv, QASR_BC(1, 0)),
             s2 = _mm256_maddubs_epi16(wv, QASR_BC(2, 0)), s3 = _mm256_maddubs_epi16(wv, QASR_BC(3, 0)),
@@ -206,10 +207,11 @@ void kernel_q_8x6(const WTileBlock* w, const ActBlock* a, int64_t nb, float* c) 
     const __m256 dw = _mm256_loadu_ps(w[b].d);
     const float* dx = a[b].d;
     const int32_t* s8 = a[b].s8;
-#define QASR_FIN(i)                                                                                  \
-  f##i = _mm256_add_ps(f##i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(                     \
-                                               _mm256_madd_epi16(s##i, ones), _mm256_set1_epi32(s8[i]))), \
-                                           _mm256_mul_ps(dw, _mm256_set1_ps(dx[i]))))
+#define QASR_FIN(i)                                                                                                \
+  f##i = _mm256_add_ps(                                                                                            \
+      f##i,                                                                                                        \
+      _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_madd_epi16(s##i, ones), _mm256_set1_epi32(s8[i]))), \
+                    _mm256_mul_ps(dw, _mm256_set1_ps(dx[i]))))
     QASR_FIN(0);
     QASR_FIN(1);
     QASR_FIN(2);
@@ -230,15 +232,17 @@ void kernel_q_8x6(const WTileBlock* w, const ActBlock* a, int64_t nb, float* c) 
 
 void matmul_avx2(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y) {
   const int64_t N = W.rows, K = W.cols, panels = (M + kMR - 1) / kMR;
-  // Packed activations: slot 1 of thread 0, read by every thread.
-  float* ap = static_cast<float*>(pool.scratch(0, 1, static_cast<size_t>(panels * kMR * K) * sizeof(float)));
+  // Packed activations (thread 0's kPackedActivations), read by every thread.
+  float* ap = static_cast<float*>(
+      pool.scratch(0, ThreadPool::Scratch::kPackedActivations, static_cast<size_t>(panels * kMR * K) * sizeof(float)));
   pool.parallel_for(panels, 1, [&](int64_t p0, int64_t p1, int) {
     for (int64_t p = p0; p < p1; ++p) pack_panel(x, M, K, p, ap + p * kMR * K);
   });
   const bool f32 = W.dtype == DType::F32;
   pool.parallel_for(N, kNR, [&](int64_t n0, int64_t n1, int t) {
     // kNS rows × kKC converted weights (+ one zero row for tile tails) in the thread's scratch.
-    float* wb = static_cast<float*>(pool.scratch(t, 0, static_cast<size_t>((kNS + 1) * kKC) * sizeof(float)));
+    float* wb = static_cast<float*>(
+        pool.scratch(t, ThreadPool::Scratch::kWeightRows, static_cast<size_t>((kNS + 1) * kKC) * sizeof(float)));
     float* zero = wb + kNS * kKC;
     std::fill(zero, zero + kKC, 0.0f);
     alignas(32) float c[kMR * kNR];
@@ -283,14 +287,17 @@ void matmul_avx2(ThreadPool& pool, const float* x, int64_t M, const Mat& W, cons
 void matmul_q4_0_avx2(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y) {
   const int64_t N = W.rows, K = W.cols, nb = K / kQK, groups = (M + kIR - 1) / kIR, tiles = (N + kIW - 1) / kIW;
   const auto* wq = static_cast<const BlockQ4_0*>(W.data);
-  // Quantized, packed activations: slot 1 of thread 0, read by every thread.
-  auto* ap = static_cast<ActBlock*>(pool.scratch(0, 1, static_cast<size_t>(groups * nb) * sizeof(ActBlock)));
+  // Quantized, packed activations (thread 0's kPackedActivations), read by every thread.
+  auto* ap = static_cast<ActBlock*>(
+      pool.scratch(0, ThreadPool::Scratch::kPackedActivations, static_cast<size_t>(groups * nb) * sizeof(ActBlock)));
   pool.parallel_for(groups, 1, [&](int64_t g0, int64_t g1, int t) {
-    auto* tmp = static_cast<BlockQ8_0*>(pool.scratch(t, 0, static_cast<size_t>(nb) * sizeof(BlockQ8_0)));
+    auto* tmp = static_cast<BlockQ8_0*>(
+        pool.scratch(t, ThreadPool::Scratch::kWeightRows, static_cast<size_t>(nb) * sizeof(BlockQ8_0)));
     for (int64_t g = g0; g < g1; ++g) pack_act_group(x, M, K, g, tmp, ap + g * nb);
   });
   pool.parallel_for(tiles, 1, [&](int64_t t0, int64_t t1, int t) {
-    auto* wb = static_cast<WTileBlock*>(pool.scratch(t, 0, static_cast<size_t>(kITiles * nb) * sizeof(WTileBlock)));
+    auto* wb = static_cast<WTileBlock*>(
+        pool.scratch(t, ThreadPool::Scratch::kWeightRows, static_cast<size_t>(kITiles * nb) * sizeof(WTileBlock)));
     alignas(32) float c[kIR * kIW];
     for (int64_t s0 = t0; s0 < t1; s0 += kITiles) {
       const int64_t ns = std::min(kITiles, t1 - s0);

@@ -54,7 +54,7 @@ inline uint16_t f32_to_f16(float f) {
   uint32_t man = u & 0x7fffffu;
   if (((u >> 23) & 0xff) == 0xff) return static_cast<uint16_t>(sign | 0x7c00u | (man ? 0x200u : 0));
   if (exp >= 31) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow → inf
-  if (exp <= 0) {                                                 // subnormal or zero
+  if (exp <= 0) {                                               // subnormal or zero
     if (exp < -10) return static_cast<uint16_t>(sign);
     man |= 0x800000u;
     const int shift = 14 - exp;

@@ -1,21 +1,21 @@
 #include "kernels/ops.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cmath>
+#include <cstdlib>
 #include <vector>
 
-#include "base/status.h"
-#include "kernels/half.h"
-#include "kernels/dispatch.h"
-#include "kernels/quant.h"
-#include "kernels/vmath.h"
-#include "kernels/gemm.h"
 #include <string>
 #include <type_traits>
+#include "base/status.h"
+#include "kernels/dispatch.h"
+#include "kernels/gemm.h"
+#include "kernels/half.h"
+#include "kernels/quant.h"
+#include "kernels/vmath.h"
 
-#include <cctype>
 #include <immintrin.h>
+#include <cctype>
 
 #include <cblas.h>
 
@@ -23,11 +23,16 @@ namespace qasr {
 
 const char* dtype_name(DType t) {
   switch (t) {
-    case DType::F32: return "F32";
-    case DType::F16: return "F16";
-    case DType::BF16: return "BF16";
-    case DType::Q8_0: return "Q8_0";
-    case DType::Q4_0: return "Q4_0";
+    case DType::F32:
+      return "F32";
+    case DType::F16:
+      return "F16";
+    case DType::BF16:
+      return "BF16";
+    case DType::Q8_0:
+      return "Q8_0";
+    case DType::Q4_0:
+      return "Q4_0";
   }
   return "?";
 }
@@ -35,34 +40,56 @@ const char* dtype_name(DType t) {
 bool parse_dtype(const std::string& s, DType* out) {
   std::string l;
   for (char c : s) l.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  if (l == "f32") *out = DType::F32;
-  else if (l == "f16") *out = DType::F16;
-  else if (l == "bf16") *out = DType::BF16;
-  else if (l == "q8_0") *out = DType::Q8_0;
-  else if (l == "q4_0") *out = DType::Q4_0;
-  else return false;
+  if (l == "f32")
+    *out = DType::F32;
+  else if (l == "f16")
+    *out = DType::F16;
+  else if (l == "bf16")
+    *out = DType::BF16;
+  else if (l == "q8_0")
+    *out = DType::Q8_0;
+  else if (l == "q4_0")
+    *out = DType::Q4_0;
+  else
+    return false;
   return true;
 }
 
 int ggml_type_of(DType t) {
   switch (t) {
-    case DType::F32: return 0;
-    case DType::F16: return 1;
-    case DType::Q4_0: return 2;
-    case DType::Q8_0: return 8;
-    case DType::BF16: return 30;
+    case DType::F32:
+      return 0;
+    case DType::F16:
+      return 1;
+    case DType::Q4_0:
+      return 2;
+    case DType::Q8_0:
+      return 8;
+    case DType::BF16:
+      return 30;
   }
   return -1;
 }
 
 bool dtype_from_ggml(int g, DType* out) {
   switch (g) {
-    case 0: *out = DType::F32; return true;
-    case 1: *out = DType::F16; return true;
-    case 2: *out = DType::Q4_0; return true;
-    case 8: *out = DType::Q8_0; return true;
-    case 30: *out = DType::BF16; return true;
-    default: return false;
+    case 0:
+      *out = DType::F32;
+      return true;
+    case 1:
+      *out = DType::F16;
+      return true;
+    case 2:
+      *out = DType::Q4_0;
+      return true;
+    case 8:
+      *out = DType::Q8_0;
+      return true;
+    case 30:
+      *out = DType::BF16;
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -90,10 +117,14 @@ float load_f32(DType t, const void* data, size_t i) {
     return block[i % kQK];
   }
   switch (t) {
-    case DType::F32: return static_cast<const float*>(data)[i];
-    case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(data)[i]);
-    case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(data)[i]);
-    default: return 0;
+    case DType::F32:
+      return static_cast<const float*>(data)[i];
+    case DType::F16:
+      return f16_to_f32(static_cast<const uint16_t*>(data)[i]);
+    case DType::BF16:
+      return bf16_to_f32(static_cast<const uint16_t*>(data)[i]);
+    default:
+      return 0;
   }
 }
 
@@ -154,8 +185,9 @@ void quantized_gemv(ThreadPool& pool, const float* x, int64_t M, const GemvOut* 
   const int64_t K = outs[0].W->cols, nb = K / kQK;
   int64_t total = 0;
   for (size_t i = 0; i < n_outs; ++i) total += outs[i].W->rows;
-  // The caller's q8_0 copy of the activations: slot 1 of thread 0 (workers use slot 0).
-  auto* xqp = static_cast<BlockQ8_0*>(pool.scratch(0, 1, static_cast<size_t>(M * nb) * sizeof(BlockQ8_0)));
+  // The caller's q8_0 copy of the activations (kPackedActivations of thread 0), read by every worker.
+  auto* xqp = static_cast<BlockQ8_0*>(
+      pool.scratch(0, ThreadPool::Scratch::kPackedActivations, static_cast<size_t>(M * nb) * sizeof(BlockQ8_0)));
   const QuantKernels& qk = quant_kernels();
   for (int64_t m = 0; m < M; ++m) qk.quantize_q8_0(x + m * K, xqp + m * nb, K);
   pool.parallel_for(total, 16, [&](int64_t n0, int64_t n1, int) {
@@ -228,7 +260,8 @@ void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const flo
     const int64_t share = (N + pool.size() - 1) / pool.size();
     const int64_t block = std::max<int64_t>(16, std::min(share, kGemmBlockBytes / (K * 4)));
     pool.parallel_for(N, 16, [&](int64_t n0, int64_t n1, int t) {
-      float* wb = static_cast<float*>(pool.scratch(t, 0, static_cast<size_t>(block * K) * sizeof(float)));
+      float* wb = static_cast<float*>(
+          pool.scratch(t, ThreadPool::Scratch::kWeightRows, static_cast<size_t>(block * K) * sizeof(float)));
       for (int64_t b0 = n0; b0 < n1; b0 += block) {
         const int64_t nb = std::min(block, n1 - b0);
         const float* w;
@@ -261,7 +294,8 @@ void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const flo
   constexpr int64_t kRowBlock = 16;
   pool.parallel_for(N, kRowBlock, [&](int64_t n0, int64_t n1, int t) {
     // kRowBlock converted weight rows per thread, in the pool's scratch.
-    float* rows = static_cast<float*>(pool.scratch(t, 0, static_cast<size_t>(kRowBlock * K) * sizeof(float)));
+    float* rows = static_cast<float*>(
+        pool.scratch(t, ThreadPool::Scratch::kWeightRows, static_cast<size_t>(kRowBlock * K) * sizeof(float)));
     for (int64_t nb0 = n0; nb0 < n1; nb0 += kRowBlock) {
       const int64_t nb1 = std::min(n1, nb0 + kRowBlock);
       const float* w;
@@ -272,12 +306,14 @@ void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const flo
         w = rows;
       }
       for (int64_t m = 0; m < M; ++m)
-        for (int64_t n = nb0; n < nb1; ++n) y[m * N + n] = dot(x + m * K, w + (n - nb0) * K, K) + (bias ? bias[n] : 0.0f);
+        for (int64_t n = nb0; n < nb1; ++n)
+          y[m * N + n] = dot(x + m * K, w + (n - nb0) * K, K) + (bias ? bias[n] : 0.0f);
     }
   });
 }
 
-void matmul_group(ThreadPool& pool, const float* x, int64_t M, std::initializer_list<std::pair<const Mat*, float*>> outs) {
+void matmul_group(ThreadPool& pool, const float* x, int64_t M,
+                  std::initializer_list<std::pair<const Mat*, float*>> outs) {
   bool fuse = M < kGemmMinRows;
   const int64_t K = outs.begin()->first->cols;
   constexpr size_t kMaxOuts = 4;
@@ -324,7 +360,9 @@ void rms_norm(const float* x, int64_t rows, int64_t n, const float* w, float eps
   for (int64_t r = 0; r < rows; ++r) f(x + r * n, n, w, eps, y + r * n);
 }
 
-void gelu_erf(float* x, int64_t n) { use_avx2() ? vmath::avx2::gelu_erf(x, n) : vmath::ref::gelu_erf(x, n); }
+void gelu_erf(float* x, int64_t n) {
+  use_avx2() ? vmath::avx2::gelu_erf(x, n) : vmath::ref::gelu_erf(x, n);
+}
 
 void swiglu(const float* gate, const float* up, int64_t n, float* out) {
   use_avx2() ? vmath::avx2::swiglu(gate, up, n, out) : vmath::ref::swiglu(gate, up, n, out);
@@ -338,9 +376,13 @@ void swiglu(ThreadPool& pool, const float* gate, const float* up, int64_t n, flo
   pool.parallel_for(n, 4096, [&](int64_t b, int64_t e, int) { swiglu(gate + b, up + b, e - b, out + b); });
 }
 
-void add_inplace(float* x, const float* y, int64_t n) { use_avx2() ? vmath::avx2::add(x, y, n) : vmath::ref::add(x, y, n); }
+void add_inplace(float* x, const float* y, int64_t n) {
+  use_avx2() ? vmath::avx2::add(x, y, n) : vmath::ref::add(x, y, n);
+}
 
-void softmax_inplace(float* x, int64_t n) { use_avx2() ? vmath::avx2::softmax(x, n) : vmath::ref::softmax(x, n); }
+void softmax_inplace(float* x, int64_t n) {
+  use_avx2() ? vmath::avx2::softmax(x, n) : vmath::ref::softmax(x, n);
+}
 
 void rope_table(int head_dim, int64_t pos, const float* inv_freq, float* cos_out, float* sin_out) {
   for (int j = 0; j < head_dim / 2; ++j) {
@@ -363,8 +405,8 @@ namespace {
 
 template <typename KvT>
 void attention_impl(ThreadPool& pool, const float* q, int64_t q_stride, int64_t L, const KvT* k, const KvT* v,
-                    int64_t kv_stride, int64_t kv_head_stride, int64_t n, int64_t H, int64_t KV, int64_t hd, float scale,
-                    int64_t causal_base, float* out, int64_t out_stride, int64_t max_keys) {
+                    int64_t kv_stride, int64_t kv_head_stride, int64_t n, int64_t H, int64_t KV, int64_t hd,
+                    float scale, int64_t causal_base, float* out, int64_t out_stride, int64_t max_keys) {
   // Jobs: (head, block of kQBlock query rows). A block of ≥ kGemmMinRows rows is two
   // single-threaded sgemm calls around a row softmax (scores never leave the
   // thread's scratch); fewer rows (decode) take the vector row kernel.
@@ -379,7 +421,8 @@ void attention_impl(ThreadPool& pool, const float* q, int64_t q_stride, int64_t 
     // Scores: a block of rows × n for the sgemm path; one row for the vector path,
     // sized by max_keys so a growing decode context never reallocates.
     const int64_t need = blocks ? kQBlock * n : std::max(n, max_keys);
-    float* scores = static_cast<float*>(pool.scratch(t, 2, static_cast<size_t>(need) * sizeof(float)));
+    float* scores =
+        static_cast<float*>(pool.scratch(t, ThreadPool::Scratch::kScores, static_cast<size_t>(need) * sizeof(float)));
     for (int64_t job = jb; job < je; ++job) {
       const int64_t h = job / n_blocks, i0 = (job % n_blocks) * kQBlock, i1 = std::min(L, i0 + kQBlock);
       const int64_t m = i1 - i0, kh = h / group;
@@ -394,7 +437,8 @@ void attention_impl(ThreadPool& pool, const float* q, int64_t q_stride, int64_t 
         int64_t ld = kv_stride;
         if constexpr (kF16) {
           // f16 cache rows → f32 for sgemm, in the thread's scratch.
-          float* buf = static_cast<float*>(pool.scratch(t, 3, static_cast<size_t>(2 * n * hd) * sizeof(float)));
+          float* buf = static_cast<float*>(
+              pool.scratch(t, ThreadPool::Scratch::kKvRows, static_cast<size_t>(2 * n * hd) * sizeof(float)));
           for (int64_t j = 0; j < width; ++j) {
             to_f32(DType::F16, kb + j * kv_stride, 0, static_cast<size_t>(hd), buf + j * hd);
             to_f32(DType::F16, vb + j * kv_stride, 0, static_cast<size_t>(hd), buf + (n + j) * hd);
@@ -421,10 +465,11 @@ void attention_impl(ThreadPool& pool, const float* q, int64_t q_stride, int64_t 
         const float* qi = q + i * q_stride + h * hd;
         float* oi = out + i * out_stride + h * hd;
         if constexpr (kF16)
-          (fast ? vmath::avx2::attend_row_f16 : vmath::ref::attend_row_f16)(qi, kb, vb, kv_stride, visible(i), hd, scale,
-                                                                           scores, oi);
+          (fast ? vmath::avx2::attend_row_f16 : vmath::ref::attend_row_f16)(qi, kb, vb, kv_stride, visible(i), hd,
+                                                                            scale, scores, oi);
         else
-          (fast ? vmath::avx2::attend_row : vmath::ref::attend_row)(qi, kb, vb, kv_stride, visible(i), hd, scale, scores, oi);
+          (fast ? vmath::avx2::attend_row : vmath::ref::attend_row)(qi, kb, vb, kv_stride, visible(i), hd, scale,
+                                                                    scores, oi);
       }
     }
   });
@@ -439,9 +484,9 @@ void attention(ThreadPool& pool, const float* q, int64_t q_stride, int64_t L, co
                  out_stride, max_keys);
 }
 
-void attention_f16kv(ThreadPool& pool, const float* q, int64_t q_stride, int64_t L, const uint16_t* k, const uint16_t* v,
-                     int64_t kv_stride, int64_t kv_head_stride, int64_t n, int64_t H, int64_t KV, int64_t hd, float scale,
-                     int64_t causal_base, float* out, int64_t out_stride, int64_t max_keys) {
+void attention_f16kv(ThreadPool& pool, const float* q, int64_t q_stride, int64_t L, const uint16_t* k,
+                     const uint16_t* v, int64_t kv_stride, int64_t kv_head_stride, int64_t n, int64_t H, int64_t KV,
+                     int64_t hd, float scale, int64_t causal_base, float* out, int64_t out_stride, int64_t max_keys) {
   attention_impl(pool, q, q_stride, L, k, v, kv_stride, kv_head_stride, n, H, KV, hd, scale, causal_base, out,
                  out_stride, max_keys);
 }

@@ -23,7 +23,8 @@ bool uses_int8_gemm(const Mat& W, int64_t M);
 // Several matrices applied to the same activations (no bias): y_i = x · W_iᵀ. With few
 // rows and quantized weights (decode) the activations are quantized once and one
 // parallel_for covers all matrices' rows; otherwise the same as separate matmul calls.
-void matmul_group(ThreadPool& pool, const float* x, int64_t M, std::initializer_list<std::pair<const Mat*, float*>> outs);
+void matmul_group(ThreadPool& pool, const float* x, int64_t M,
+                  std::initializer_list<std::pair<const Mat*, float*>> outs);
 
 // One-time process state: runs a small GEMM on every pool thread so OpenBLAS
 // touches its per-thread packing buffers (about 3 MiB, kept for the process lifetime)
@@ -66,9 +67,10 @@ void attention(ThreadPool& pool, const float* q, int64_t q_stride, int64_t L, co
                int64_t causal_base, float* out, int64_t out_stride, int64_t max_keys = 0);
 // The same with keys and values stored as f16 (the decoder's KV cache: half the
 // memory and half the bytes read per decoded token).
-void attention_f16kv(ThreadPool& pool, const float* q, int64_t q_stride, int64_t L, const uint16_t* k, const uint16_t* v,
-                     int64_t kv_stride, int64_t kv_head_stride, int64_t n, int64_t H, int64_t KV, int64_t hd, float scale,
-                     int64_t causal_base, float* out, int64_t out_stride, int64_t max_keys = 0);
+void attention_f16kv(ThreadPool& pool, const float* q, int64_t q_stride, int64_t L, const uint16_t* k,
+                     const uint16_t* v, int64_t kv_stride, int64_t kv_head_stride, int64_t n, int64_t H, int64_t KV,
+                     int64_t hd, float scale, int64_t causal_base, float* out, int64_t out_stride,
+                     int64_t max_keys = 0);
 // f32 → f16 (round to nearest even), for writing the KV cache.
 void to_f16_row(const float* x, int64_t n, uint16_t* y);
 

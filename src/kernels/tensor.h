@@ -10,20 +10,28 @@ namespace qasr {
 
 enum class DType : uint8_t { F32, F16, BF16, Q8_0, Q4_0 };
 
-inline bool is_quantized(DType t) { return t == DType::Q8_0 || t == DType::Q4_0; }
+inline bool is_quantized(DType t) {
+  return t == DType::Q8_0 || t == DType::Q4_0;
+}
 // Bytes of n elements (n a multiple of 32 for quantized types).
 inline size_t row_bytes(DType t, int64_t n) {
   switch (t) {
-    case DType::F32: return 4 * static_cast<size_t>(n);
+    case DType::F32:
+      return 4 * static_cast<size_t>(n);
     case DType::F16:
-    case DType::BF16: return 2 * static_cast<size_t>(n);
-    case DType::Q8_0: return 34 * static_cast<size_t>(n / 32);
-    case DType::Q4_0: return 18 * static_cast<size_t>(n / 32);
+    case DType::BF16:
+      return 2 * static_cast<size_t>(n);
+    case DType::Q8_0:
+      return 34 * static_cast<size_t>(n / 32);
+    case DType::Q4_0:
+      return 18 * static_cast<size_t>(n / 32);
   }
   return 0;
 }
 // Element size for the unquantized types (alignment checks).
-inline size_t dtype_size(DType t) { return t == DType::F32 ? 4 : 2; }
+inline size_t dtype_size(DType t) {
+  return t == DType::F32 ? 4 : 2;
+}
 const char* dtype_name(DType t);
 // "f32", "q4_0", ... → DType; false if unknown.
 bool parse_dtype(const std::string& s, DType* out);

@@ -104,7 +104,6 @@ namespace {
 #define QASR_T __attribute__((target("avx2,fma")))
 #define QASR_TH __attribute__((target("avx2,fma,f16c")))
 
-
 QASR_T inline float hmax(__m256 v) {
   __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_max_ps(s, _mm_movehl_ps(s, s));
@@ -194,7 +193,8 @@ QASR_T float dot(const float* a, const float* b, int64_t n) {
 QASR_T void axpy(float a, const float* x, float* y, int64_t n) {
   const __m256 va = _mm256_set1_ps(a);
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
   for (; i < n; ++i) y[i] += a * x[i];
 }
 
@@ -240,7 +240,8 @@ QASR_T void swiglu(const float* gate, const float* up, int64_t n, float* out) {
     _mm256_storeu_ps(out + i, _mm256_mul_ps(silu8(_mm256_loadu_ps(gate + i)), _mm256_loadu_ps(up + i)));
   if (i < n) {
     const __m256i m = tail_mask(n - i);
-    _mm256_maskstore_ps(out + i, m, _mm256_mul_ps(silu8(_mm256_maskload_ps(gate + i, m)), _mm256_maskload_ps(up + i, m)));
+    _mm256_maskstore_ps(out + i, m,
+                        _mm256_mul_ps(silu8(_mm256_maskload_ps(gate + i, m)), _mm256_maskload_ps(up + i, m)));
   }
 }
 
@@ -294,7 +295,9 @@ QASR_T void exp(const float* x, int64_t n, float* y) {
 }
 
 // 8 keys/values as f32, from f32 or f16 storage.
-QASR_TH inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+QASR_TH inline __m256 load8(const float* p) {
+  return _mm256_loadu_ps(p);
+}
 QASR_TH inline __m256 load8(const uint16_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
@@ -345,12 +348,15 @@ QASR_TH void attend_row_impl(const float* q, const T* k, const T* v, int64_t str
       o7 = _mm256_fmadd_ps(p, load8(vr + 56), o7);
     }
     float* oc = out + c0;
-    _mm256_storeu_ps(oc, o0), _mm256_storeu_ps(oc + 8, o1), _mm256_storeu_ps(oc + 16, o2), _mm256_storeu_ps(oc + 24, o3);
-    _mm256_storeu_ps(oc + 32, o4), _mm256_storeu_ps(oc + 40, o5), _mm256_storeu_ps(oc + 48, o6), _mm256_storeu_ps(oc + 56, o7);
+    _mm256_storeu_ps(oc, o0), _mm256_storeu_ps(oc + 8, o1), _mm256_storeu_ps(oc + 16, o2),
+        _mm256_storeu_ps(oc + 24, o3);
+    _mm256_storeu_ps(oc + 32, o4), _mm256_storeu_ps(oc + 40, o5), _mm256_storeu_ps(oc + 48, o6),
+        _mm256_storeu_ps(oc + 56, o7);
   }
   for (; c0 < hd; c0 += 8) {
     __m256 o = _mm256_setzero_ps();
-    for (int64_t jj = 0; jj < n; ++jj) o = _mm256_fmadd_ps(_mm256_broadcast_ss(scores + jj), load8(v + jj * stride + c0), o);
+    for (int64_t jj = 0; jj < n; ++jj)
+      o = _mm256_fmadd_ps(_mm256_broadcast_ss(scores + jj), load8(v + jj * stride + c0), o);
     _mm256_storeu_ps(out + c0, o);
   }
 }
@@ -370,7 +376,8 @@ QASR_TH void attend_row_f16(const float* q, const uint16_t* k, const uint16_t* v
 QASR_TH void f32_to_f16_row(const float* x, int64_t n, uint16_t* y) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
   for (; i < n; ++i) y[i] = f32_to_f16(x[i]);
 }
 

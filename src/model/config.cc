@@ -19,20 +19,23 @@ Status get_int(const json& obj, const char* section, const char* key, int& out, 
   }
   const json& v = obj[key];
   if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > kMaxDim)
-    return InvalidFormat(fmt::format("config.json: {}.{} must be an integer in [0, {}], found {}", section, key, kMaxDim,
-                                     dump_json(v)));
+    return InvalidFormat(
+        fmt::format("config.json: {}.{} must be an integer in [0, {}], found {}", section, key, kMaxDim, dump_json(v)));
   out = static_cast<int>(v.get<int64_t>());
   return Status::Ok();
 }
 
 }  // namespace
 
-const char* model_kind_name(ModelKind k) { return k == ModelKind::kAsr ? "asr" : "forced-aligner"; }
+const char* model_kind_name(ModelKind k) {
+  return k == ModelKind::kAsr ? "asr" : "forced-aligner";
+}
 
 Expected<ModelConfig> parse_model_config(const std::string& text) {
   QASR_ASSIGN_OR_RETURN(json root, parse_json(text, "config.json"));
   if (!root.is_object()) return InvalidFormat("config.json is not a JSON object");
-  const json& th = root.contains("thinker_config") && root["thinker_config"].is_object() ? root["thinker_config"] : root;
+  const json& th =
+      root.contains("thinker_config") && root["thinker_config"].is_object() ? root["thinker_config"] : root;
   if (!th.contains("audio_config") || !th["audio_config"].is_object() || !th.contains("text_config") ||
       !th["text_config"].is_object())
     return InvalidFormat("config.json has no thinker_config.audio_config / text_config: not a Qwen3-ASR config");
@@ -66,7 +69,8 @@ Expected<ModelConfig> parse_model_config(const std::string& text) {
   // The forced aligner: the official code switches its head on "forced_aligner" in
   // thinker_config.model_type (spec §8.5); classify_num is in thinker_config, the
   // timestamp token and segment time at the top level.
-  const std::string mt = th.contains("model_type") && th["model_type"].is_string() ? th["model_type"].get<std::string>() : "";
+  const std::string mt =
+      th.contains("model_type") && th["model_type"].is_string() ? th["model_type"].get<std::string>() : "";
   if (mt.find("forced_aligner") != std::string::npos) {
     c.kind = ModelKind::kForcedAligner;
     QASR_RETURN_IF_ERROR(get_int(th, "thinker_config", "classify_num", c.classify_num, true));
@@ -83,10 +87,11 @@ Status validate_model_config(const ModelConfig& c) {
   auto bad = [](const std::string& m) { return InvalidFormat("config: " + m); };
   const AudioConfig& a = c.audio;
   const TextConfig& t = c.text;
-  for (int v : {a.num_mel_bins, a.conv_channels, a.d_model, a.layers, a.heads, a.ffn, a.output_dim, a.n_window,
-                a.n_window_infer, t.hidden, t.layers, t.heads, t.kv_heads, t.head_dim, t.intermediate, t.vocab,
-                t.max_position})
-    if (v <= 0 || v > kMaxDim) return bad(fmt::format("a dimension is {}; every dimension must be in [1, {}]", v, kMaxDim));
+  for (int v :
+       {a.num_mel_bins, a.conv_channels, a.d_model, a.layers, a.heads, a.ffn, a.output_dim, a.n_window,
+        a.n_window_infer, t.hidden, t.layers, t.heads, t.kv_heads, t.head_dim, t.intermediate, t.vocab, t.max_position})
+    if (v <= 0 || v > kMaxDim)
+      return bad(fmt::format("a dimension is {}; every dimension must be in [1, {}]", v, kMaxDim));
   if (a.layers > 256 || t.layers > 256) return bad(fmt::format("{} / {} layers is implausible", a.layers, t.layers));
   if (a.d_model % a.heads != 0 || a.d_model % 2 != 0)
     return bad(fmt::format("audio d_model {} is not divisible by its {} heads (or is odd)", a.d_model, a.heads));
@@ -100,7 +105,8 @@ Status validate_model_config(const ModelConfig& c) {
   if (!(t.rms_eps > 0 && t.rms_eps < 1) || !(t.rope_theta > 1 && t.rope_theta < 1e12))
     return bad(fmt::format("rms_norm_eps {} / rope_theta {} out of range", t.rms_eps, t.rope_theta));
   if (c.kind == ModelKind::kForcedAligner) {
-    if (c.classify_num <= 0 || c.classify_num > kMaxDim) return bad(fmt::format("classify_num {} is invalid", c.classify_num));
+    if (c.classify_num <= 0 || c.classify_num > kMaxDim)
+      return bad(fmt::format("classify_num {} is invalid", c.classify_num));
     if (c.timestamp_token_id < 0 || c.timestamp_token_id >= t.vocab)
       return bad(fmt::format("timestamp_token_id {} is outside the vocabulary of {}", c.timestamp_token_id, t.vocab));
     if (!(c.timestamp_segment_ms > 0 && c.timestamp_segment_ms < 1e6))

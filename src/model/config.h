@@ -18,10 +18,14 @@ enum class ModelKind : uint8_t { kAsr, kForcedAligner };
 const char* model_kind_name(ModelKind k);  // "asr", "forced-aligner"
 
 // Length after one 3×3, stride-2, padding-1 convolution: ceil(n / 2).
-constexpr int64_t conv_out_len(int64_t n) { return (n + 1) / 2; }
+constexpr int64_t conv_out_len(int64_t n) {
+  return (n + 1) / 2;
+}
 // After the encoder's three stride-2 convolutions (spec §3.3, §3.5):
 // g(n) = ceil(ceil(ceil(n/2)/2)/2); g(0) = 0.
-constexpr int64_t conv3_out_len(int64_t n) { return n <= 0 ? 0 : conv_out_len(conv_out_len(conv_out_len(n))); }
+constexpr int64_t conv3_out_len(int64_t n) {
+  return n <= 0 ? 0 : conv_out_len(conv_out_len(conv_out_len(n)));
+}
 
 struct AudioConfig {
   int num_mel_bins = 128;
@@ -84,6 +88,8 @@ Status validate_model_config(const ModelConfig& c);
 // 13·floor(T/100) + g(T mod 100).
 int64_t audio_token_count(const AudioConfig& a, int64_t mel_frames);
 // Mel frames of n 16 kHz samples (hop 160; the last STFT frame is dropped): n / 160.
-constexpr int64_t mel_frames_for_samples(int64_t n) { return n / 160; }
+constexpr int64_t mel_frames_for_samples(int64_t n) {
+  return n / 160;
+}
 
 }  // namespace qasr

@@ -24,7 +24,8 @@ Status decoder_forward(const Model& m, DecoderState& b, ThreadPool& pool, int64_
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   // cos/sin of every row's position, once for all heads and layers.
   for (int64_t i = 0; i < L; ++i)
-    ops::rope_table(static_cast<int>(hd), pos0 + i, w.inv_freq.data(), b.rope_cos + i * hd / 2, b.rope_sin + i * hd / 2);
+    ops::rope_table(static_cast<int>(hd), pos0 + i, w.inv_freq.data(), b.rope_cos + i * hd / 2,
+                    b.rope_sin + i * hd / 2);
   for (size_t li = 0; li < w.layers.size(); ++li) {
     QASR_RETURN_IF_ERROR(ctl.check());
     const DecoderLayerWeights& l = w.layers[li];

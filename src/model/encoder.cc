@@ -18,16 +18,16 @@ void conv3x3s2_gelu(ThreadPool& pool, const float* in, int64_t H, int64_t W, int
                     const float* bias, float* col, float* out, int64_t* Ho_out, int64_t* Wo_out) {
   const int64_t Ho = conv_out_len(H), Wo = conv_out_len(W), K = Cin * 9;
   pool.parallel_for(Ho, 1, [&](int64_t h0, int64_t h1, int) {
-  for (int64_t ho = h0; ho < h1; ++ho)
-    for (int64_t wo = 0; wo < Wo; ++wo) {
-      float* c = col + (ho * Wo + wo) * K;
-      for (int kh = 0; kh < 3; ++kh)
-        for (int kw = 0; kw < 3; ++kw) {
-          const int64_t hi = 2 * ho - 1 + kh, wi = 2 * wo - 1 + kw;
-          const bool inside = hi >= 0 && hi < H && wi >= 0 && wi < W;
-          for (int64_t ci = 0; ci < Cin; ++ci) c[ci * 9 + kh * 3 + kw] = inside ? in[(hi * W + wi) * Cin + ci] : 0.0f;
-        }
-    }
+    for (int64_t ho = h0; ho < h1; ++ho)
+      for (int64_t wo = 0; wo < Wo; ++wo) {
+        float* c = col + (ho * Wo + wo) * K;
+        for (int kh = 0; kh < 3; ++kh)
+          for (int kw = 0; kw < 3; ++kw) {
+            const int64_t hi = 2 * ho - 1 + kh, wi = 2 * wo - 1 + kw;
+            const bool inside = hi >= 0 && hi < H && wi >= 0 && wi < W;
+            for (int64_t ci = 0; ci < Cin; ++ci) c[ci * 9 + kh * 3 + kw] = inside ? in[(hi * W + wi) * Cin + ci] : 0.0f;
+          }
+      }
   });
   ops::matmul(pool, col, Ho * Wo, w, bias, out);
   ops::gelu_erf(pool, out, Ho * Wo * w.rows);
@@ -43,7 +43,8 @@ void windowed_attention(ThreadPool& pool, const float* q, const float* k, const 
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   for (int64_t s0 = 0; s0 < N; s0 += win) {
     const int64_t n = std::min(N, s0 + win) - s0;
-    ops::attention(pool, q + s0 * d, d, n, k + s0 * d, v + s0 * d, d, hd, n, heads, heads, hd, scale, -1, out + s0 * d, d);
+    ops::attention(pool, q + s0 * d, d, n, k + s0 * d, v + s0 * d, d, hd, n, heads, heads, hd, scale, -1, out + s0 * d,
+                   d);
   }
 }
 
@@ -67,7 +68,8 @@ Expected<int64_t> encode_audio(const Model& m, EncoderScratch& b, ThreadPool& po
     const int64_t f0 = c * chunk, Lc = std::min(chunk, T - f0);
     // conv_in [mel][L_max][1] (HWC with one channel), zeros beyond the chunk.
     for (int64_t f = 0; f < a.num_mel_bins; ++f)
-      for (int64_t t = 0; t < L_max; ++t) b.conv_in[f * L_max + t] = t < Lc ? mel.row(static_cast<int>(f))[f0 + t] : 0.0f;
+      for (int64_t t = 0; t < L_max; ++t)
+        b.conv_in[f * L_max + t] = t < Lc ? mel.row(static_cast<int>(f))[f0 + t] : 0.0f;
     int64_t H1, W1, H2, W2, H3, W3;
     conv3x3s2_gelu(pool, b.conv_in, a.num_mel_bins, L_max, 1, w.conv1, w.conv1_b, b.col, b.a1, &H1, &W1);
     conv3x3s2_gelu(pool, b.a1, H1, W1, C, w.conv2, w.conv2_b, b.col, b.a2, &H2, &W2);

@@ -53,7 +53,8 @@ struct Binder {
     const TensorView* t = get(name);
     if (!t) return nullptr;
     if (is_quantized(t->dtype)) {
-      status = InvalidFormat(fmt::format("tensor '{}' is {}; vectors must be F32, F16 or BF16", name, dtype_name(t->dtype)));
+      status =
+          InvalidFormat(fmt::format("tensor '{}' is {}; vectors must be F32, F16 or BF16", name, dtype_name(t->dtype)));
       return nullptr;
     }
     auto v = std::make_unique<std::vector<float>>(t->numel());
@@ -87,7 +88,7 @@ Expected<std::shared_ptr<const Model>> Model::load(const std::string& path, cons
   const ModelConfig& cfg = m->src_.config;
   const AudioConfig& a = cfg.audio;
   const TextConfig& t = cfg.text;
-  Binder b{m->src_.tensors, {}, m->small_};
+  Binder b{m->src_.tensors, {}, m->small_, Status::Ok(), {}};
   for (TensorSpec& spec : model_tensor_specs(cfg, /*with_lm_head=*/true)) b.expected.emplace(spec.name, spec.shape);
   EncoderWeights& e = m->enc_;
   const std::string ap = "thinker.audio_tower.";
@@ -159,7 +160,8 @@ Expected<std::shared_ptr<const Model>> Model::load(const std::string& path, cons
   if (!b.status.ok()) return b.status.annotate("'" + path + "'");
   for (const auto& [name, tv] : m->src_.tensors)
     if (!b.used.count(name))
-      return InvalidFormat(fmt::format("'{}': unexpected tensor '{}' (not part of a model with this config)", path, name));
+      return InvalidFormat(
+          fmt::format("'{}': unexpected tensor '{}' (not part of a model with this config)", path, name));
 
   // Sinusoid positions per chunk (spec §3.4): inc = ln(10000)/(half − 1).
   const int tokens_per_chunk = static_cast<int>(a.tokens_per_chunk());

@@ -11,9 +11,9 @@
 #include "features/mel.h"
 #include "kernels/tensor.h"
 #include "model/config.h"
+#include "model/source.h"
 #include "text/special_tokens.h"
 #include "text/tokenizer.h"
-#include "model/source.h"
 
 namespace qasr {
 
@@ -21,27 +21,27 @@ namespace qasr {
 // into the mapping; `const float*` vectors (norms, biases) are small f32 copies
 // owned by the Model.
 struct EncoderLayerWeights {
-  const float *ln1_g, *ln1_b;     // self_attn_layer_norm [d]
-  Mat q, k, v, o;                 // [d][d]
+  const float *ln1_g, *ln1_b;  // self_attn_layer_norm [d]
+  Mat q, k, v, o;              // [d][d]
   const float *q_b, *k_b, *v_b, *o_b;
-  const float *ln2_g, *ln2_b;     // final_layer_norm [d]
-  Mat fc1;                        // [ffn][d]
+  const float *ln2_g, *ln2_b;  // final_layer_norm [d]
+  Mat fc1;                     // [ffn][d]
   const float* fc1_b;
-  Mat fc2;                        // [d][ffn]
+  Mat fc2;  // [d][ffn]
   const float* fc2_b;
 };
 
 struct EncoderWeights {
-  Mat conv1, conv2, conv3;        // [C][Cin·3·3] (PyTorch [C][Cin][3][3] flattened)
+  Mat conv1, conv2, conv3;  // [C][Cin·3·3] (PyTorch [C][Cin][3][3] flattened)
   const float *conv1_b, *conv2_b, *conv3_b;
-  Mat conv_out;                   // [d][C·F] no bias, feature index c·F + f
+  Mat conv_out;  // [d][C·F] no bias, feature index c·F + f
   std::vector<EncoderLayerWeights> layers;
   const float *ln_post_g, *ln_post_b;
-  Mat proj1;                      // [d][d]
+  Mat proj1;  // [d][d]
   const float* proj1_b;
-  Mat proj2;                      // [out][d]
+  Mat proj2;  // [out][d]
   const float* proj2_b;
-  std::vector<float> pos_emb;     // [chunk tokens][d] sinusoids (spec §3.4), computed at load
+  std::vector<float> pos_emb;  // [chunk tokens][d] sinusoids (spec §3.4), computed at load
 };
 
 struct DecoderLayerWeights {
@@ -52,10 +52,10 @@ struct DecoderLayerWeights {
 };
 
 struct DecoderWeights {
-  Mat embed;      // [vocab][h]
-  Mat lm_head;    // logits weight: the tied embedding for HF checkpoints
+  Mat embed;    // [vocab][h]
+  Mat lm_head;  // logits weight: the tied embedding for HF checkpoints
   std::vector<DecoderLayerWeights> layers;
-  const float* norm;  // [h]
+  const float* norm;            // [h]
   std::vector<float> inv_freq;  // [hd/2] RoPE inverse frequencies
 };
 

@@ -2,8 +2,8 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <unistd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <optional>
@@ -13,19 +13,22 @@
 
 #include "base/io.h"
 #include "base/json.h"
-#include "model/gguf_keys.h"
 #include "formats/chatllm_bin.h"
 #include "formats/gguf.h"
 #include "formats/safetensors.h"
 #include "formats/tensor_names.h"
+#include "model/gguf_keys.h"
 
 namespace qasr {
 
 const char* model_format_name(ModelFormat f) {
   switch (f) {
-    case ModelFormat::kHfSafetensors: return "hf-safetensors";
-    case ModelFormat::kGguf: return "gguf";
-    case ModelFormat::kChatllm: return "chatllm";
+    case ModelFormat::kHfSafetensors:
+      return "hf-safetensors";
+    case ModelFormat::kGguf:
+      return "gguf";
+    case ModelFormat::kChatllm:
+      return "chatllm";
   }
   return "?";
 }
@@ -147,7 +150,8 @@ Expected<ModelSource> open_gguf_source(const std::string& path, const SourceOpti
   // The config from the shared key table (model/gguf_keys.h), validated like config.json.
   ModelConfig& cfg = s.config;
   if (auto it = g.kv.find(kGgufModelKindKey); it != g.kv.end()) {
-    if (it->second.s == model_kind_name(ModelKind::kForcedAligner)) cfg.kind = ModelKind::kForcedAligner;
+    if (it->second.s == model_kind_name(ModelKind::kForcedAligner))
+      cfg.kind = ModelKind::kForcedAligner;
     else if (it->second.s != model_kind_name(ModelKind::kAsr))
       return InvalidFormat(fmt::format("'{}': unknown {} '{}'", path, kGgufModelKindKey, it->second.s));
   }
@@ -177,7 +181,8 @@ Expected<ModelSource> open_gguf_source(const std::string& path, const SourceOpti
   auto merges = g.kv.find("tokenizer.ggml.merges");
   if (toks == g.kv.end() || types == g.kv.end() || merges == g.kv.end() || toks->second.elem != GgufType::STRING ||
       merges->second.elem != GgufType::STRING || types->second.ints.size() != toks->second.strs.size())
-    return InvalidFormat(fmt::format("'{}': GGUF tokenizer (tokens, token_type, merges) is missing or inconsistent", path));
+    return InvalidFormat(
+        fmt::format("'{}': GGUF tokenizer (tokens, token_type, merges) is missing or inconsistent", path));
   std::vector<std::string> vocab;
   std::vector<AddedToken> added;
   for (size_t i = 0; i < toks->second.strs.size(); ++i) {
@@ -193,7 +198,8 @@ Expected<ModelSource> open_gguf_source(const std::string& path, const SourceOpti
   mp.reserve(merges->second.strs.size());
   for (const std::string& m : merges->second.strs) {
     size_t sp = m.size() > 1 ? m.find(' ', 1) : std::string::npos;
-    if (sp == std::string::npos) return InvalidFormat(fmt::format("'{}': GGUF merge '{}' is not 'left right'", path, m));
+    if (sp == std::string::npos)
+      return InvalidFormat(fmt::format("'{}': GGUF merge '{}' is not 'left right'", path, m));
     mp.emplace_back(m.substr(0, sp), m.substr(sp + 1));
   }
   auto tok = Tokenizer::from_tables(std::move(vocab), mp, std::move(added));
@@ -227,7 +233,8 @@ Expected<ModelSource> open_chatllm_source(const std::string& path, const SourceO
   if (!cfg.ok()) return cfg.status().annotate("'" + path + "': meta config.json");
   s.config = *cfg;
   s.support_languages = languages_from(meta["config.json"]);
-  s.synthetic = c.meta_json.find("qasr-synthetic") != std::string::npos || c.meta_json.find("qasr_synthetic") != std::string::npos;
+  s.synthetic = c.meta_json.find("qasr-synthetic") != std::string::npos ||
+                c.meta_json.find("qasr_synthetic") != std::string::npos;
   // The binary config block must agree with the meta config.
   const ChatllmConfig& k = c.config;
   const TextConfig& t = s.config.text;
@@ -235,7 +242,8 @@ Expected<ModelSource> open_chatllm_source(const std::string& path, const SourceO
       k.num_hidden_layers != t.layers || k.intermediate_size != t.intermediate || k.num_key_value_heads != t.kv_heads ||
       k.head_dim != t.head_dim)
     return InvalidFormat(fmt::format(
-        "'{}': the config block (vocab {}, hidden {}, heads {}/{}, layers {}, ffn {}, head_dim {}) contradicts the meta "
+        "'{}': the config block (vocab {}, hidden {}, heads {}/{}, layers {}, ffn {}, head_dim {}) contradicts the "
+        "meta "
         "config.json (vocab {}, hidden {}, heads {}/{}, layers {}, ffn {}, head_dim {})",
         path, k.vocab_size, k.hidden_size, k.num_attention_heads, k.num_key_value_heads, k.num_hidden_layers,
         k.intermediate_size, k.head_dim, t.vocab, t.hidden, t.heads, t.kv_heads, t.layers, t.intermediate, t.head_dim));
@@ -257,10 +265,12 @@ Expected<ModelSource> open_chatllm_source(const std::string& path, const SourceO
       continue;
     }
     bool special;
-    if (in_added && added_dec[key].is_object() && added_dec[key].contains("special") && added_dec[key]["special"].is_boolean())
+    if (in_added && added_dec[key].is_object() && added_dec[key].contains("special") &&
+        added_dec[key]["special"].is_boolean())
       special = added_dec[key]["special"].get<bool>();
     else  // no flag in the file: control tokens look like <|...|>
-      special = c.tokens[i].size() > 4 && c.tokens[i].rfind("<|", 0) == 0 && c.tokens[i].substr(c.tokens[i].size() - 2) == "|>";
+      special = c.tokens[i].size() > 4 && c.tokens[i].rfind("<|", 0) == 0 &&
+                c.tokens[i].substr(c.tokens[i].size() - 2) == "|>";
     added.push_back({static_cast<int32_t>(i), c.tokens[i], special});
   }
   auto tok = Tokenizer::from_tables(std::move(vocab), c.merges, std::move(added));
@@ -296,17 +306,21 @@ Expected<ModelSource> open_model_source(const std::string& path, const SourceOpt
     if (fd < 0) return errno_status(errno, fmt::format("cannot open model '{}'", path));
     const ssize_t n = ::read(fd, magic, 4);
     ::close(fd);
-    if (n == 4 && std::memcmp(magic, "GGUF", 4) == 0) s = open_gguf_source(path, opts);
-    else if (n == 4 && std::memcmp(magic, "ggmm", 4) == 0) s = open_chatllm_source(path, opts);
+    if (n == 4 && std::memcmp(magic, "GGUF", 4) == 0)
+      s = open_gguf_source(path, opts);
+    else if (n == 4 && std::memcmp(magic, "ggmm", 4) == 0)
+      s = open_chatllm_source(path, opts);
     else
-      return InvalidFormat(fmt::format("model '{}' is neither a Hugging Face folder, a GGUF file nor a chatllm .bin "
-                                       "(first bytes are not 'GGUF' or 'ggmm')", path));
+      return InvalidFormat(
+          fmt::format("model '{}' is neither a Hugging Face folder, a GGUF file nor a chatllm .bin "
+                      "(first bytes are not 'GGUF' or 'ggmm')",
+                      path));
   }
   if (s.ok() && opts.mlock)
     for (const auto& f : s->files)
       if (f->size() && ::mlock(f->data(), f->size()) != 0)
         return ResourceExhausted(fmt::format("cannot mlock '{}' ({} MiB): {} (raise `ulimit -l`?)", f->path(),
-                                         f->size() >> 20, std::strerror(errno)));
+                                             f->size() >> 20, std::strerror(errno)));
   return s;
 }
 

@@ -66,8 +66,8 @@ struct DecoderState {
   // q [R][H·hd], k/v [R][KV·hd], attn [R][H·hd], o [R][h], gate/up [R][I].
   float *x = nullptr, *a = nullptr, *q = nullptr, *k = nullptr, *v = nullptr, *attn = nullptr, *o = nullptr,
         *gate = nullptr, *up = nullptr;
-  float* logits = nullptr;                       // [head_rows]: vocabulary or timestamp classes
-  float* probs = nullptr;                        // [head_rows]: softmax scratch for sampling / log-probs
+  float* logits = nullptr;                         // [head_rows]: vocabulary or timestamp classes
+  float* probs = nullptr;                          // [head_rows]: softmax scratch for sampling / log-probs
   float *rope_cos = nullptr, *rope_sin = nullptr;  // [R][hd/2], the rows' positions
   int64_t max_rows = 0;
   KvCache kv;

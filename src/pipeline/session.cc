@@ -27,9 +27,10 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
   const double frames_d = limits.max_audio_seconds * 100.0 + 1;
   const double positions_d = frames_d * 0.13 + 13 + limits.max_context_tokens + limits.max_new_tokens + 32;
   if (positions_d > t.max_position)
-    return TooLarge(fmt::format("session limits ({:.0f} s of audio, {} new tokens) need about {:.0f} positions but the "
-                                "model supports {}",
-                                limits.max_audio_seconds, limits.max_new_tokens, positions_d, t.max_position));
+    return TooLarge(
+        fmt::format("session limits ({:.0f} s of audio, {} new tokens) need about {:.0f} positions but the "
+                    "model supports {}",
+                    limits.max_audio_seconds, limits.max_new_tokens, positions_d, t.max_position));
   std::unique_ptr<Session> s(new Session());
   s->model_ = model;
   s->limits_ = limits;
@@ -38,8 +39,8 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
   const int64_t max_prompt = 32 + limits.max_context_tokens + max_audio_tokens;
   const int64_t max_positions = max_prompt + limits.max_new_tokens;
   if (max_positions > t.max_position)
-    return TooLarge(fmt::format("session limits need {} positions but the model supports {}", max_positions,
-                                t.max_position));
+    return TooLarge(
+        fmt::format("session limits need {} positions but the model supports {}", max_positions, t.max_position));
   QASR_ASSIGN_OR_RETURN(s->enc, EncoderScratch::create(c.audio, max_audio_tokens));
   QASR_ASSIGN_OR_RETURN(s->dec, DecoderState::create(c, max_prompt, max_positions, limits.kv_f16));
   BufferPlan gen;

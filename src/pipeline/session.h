@@ -19,8 +19,8 @@ namespace qasr {
 struct SessionLimits {
   double max_audio_seconds = 1200.0;  // the official single-pass limit
   int max_new_tokens = 4096;
-  int max_context_tokens = 2048;      // tokens of --context text (or the aligner's words)
-  bool kv_f16 = true;                 // KV cache as f16 (default, as ggml) or f32 (the exact path)
+  int max_context_tokens = 2048;  // tokens of --context text (or the aligner's words)
+  bool kv_f16 = true;             // KV cache as f16 (default, as ggml) or f32 (the exact path)
 
   // The limits a tool sizes for one clip of `audio_seconds`: at least 30 s (so short
   // clips share a size), else the clip plus 1 s.
@@ -29,7 +29,8 @@ struct SessionLimits {
 
 class Session {
  public:
-  static Expected<std::unique_ptr<Session>> create(std::shared_ptr<const Model> model, const SessionLimits& limits = {});
+  static Expected<std::unique_ptr<Session>> create(std::shared_ptr<const Model> model,
+                                                   const SessionLimits& limits = {});
   // Drops what the last request made resident (KV cache and scratch pages).
   void reset();
 

@@ -20,14 +20,14 @@
 namespace qasr {
 
 struct TranscribeOptions {
-  std::string language;        // canonical name ("English"); empty = detect
-  std::string context;         // system-turn text (hotwords, background); always plain text
+  std::string language;  // canonical name ("English"); empty = detect
+  std::string context;   // system-turn text (hotwords, background); always plain text
   int max_new_tokens = 4096;
-  bool ignore_eos = false;     // keep generating until max_new_tokens (for checks)
-  float temperature = 0;       // 0 = greedy (argmax); > 0 samples softmax(logits / T)
-  uint64_t seed = 0;           // sampling seed: the same seed gives the same tokens
-  std::string dump_dir;        // if set: mel.npy, encoder_out.npy, logits_step0.npy, prompt_ids.json
-  RunControl control;          // cancel flag and deadline
+  bool ignore_eos = false;  // keep generating until max_new_tokens (for checks)
+  float temperature = 0;    // 0 = greedy (argmax); > 0 samples softmax(logits / T)
+  uint64_t seed = 0;        // sampling seed: the same seed gives the same tokens
+  std::string dump_dir;     // if set: mel.npy, encoder_out.npy, logits_step0.npy, prompt_ids.json
+  RunControl control;       // cancel flag and deadline
 };
 
 // Milliseconds per stage (the keys of `--json` timings_ms).
@@ -36,15 +36,15 @@ struct Timings {
 };
 
 struct Transcript {
-  std::string text;       // parsed transcript
-  std::string language;   // parsed or forced language ("" if none)
-  std::string raw;        // decoded generated text before parsing
-  bool no_speech = false; // the model said "language None" (silence), or the audio was too short
-  std::vector<int32_t> token_ids;   // generated ids, without the stop id
+  std::string text;                   // parsed transcript
+  std::string language;               // parsed or forced language ("" if none)
+  std::string raw;                    // decoded generated text before parsing
+  bool no_speech = false;             // the model said "language None" (silence), or the audio was too short
+  std::vector<int32_t> token_ids;     // generated ids, without the stop id
   std::vector<float> token_logprobs;  // log-probability of each generated id (log-softmax of the logits)
   std::vector<int32_t> prompt_ids;
   int64_t n_audio_tokens = 0;
-  Timings timings;        // audio/load are filled by the caller
+  Timings timings;  // audio/load are filled by the caller
 };
 
 // Called with transcript text pieces as soon as they form whole UTF-8 characters

@@ -80,15 +80,21 @@ double ErrorCounts::rate() const {
   return static_cast<double>(errors) / static_cast<double>(reference_length);
 }
 
-Expected<ErrorCounts> word_errors(std::string_view r, std::string_view h) { return align(words(r), words(h), "words"); }
-Expected<ErrorCounts> char_errors(std::string_view r, std::string_view h) { return align(chars(r), chars(h), "characters"); }
+Expected<ErrorCounts> word_errors(std::string_view r, std::string_view h) {
+  return align(words(r), words(h), "words");
+}
+Expected<ErrorCounts> char_errors(std::string_view r, std::string_view h) {
+  return align(chars(r), chars(h), "characters");
+}
 
 bool prefers_cer(std::string_view text) {
   int64_t cjk = 0, other = 0;
   for (char32_t c : utf8::to_u32(utf8::repair(text))) {
     if (utf8::is_space(c)) continue;
-    if ((c >= 0x3040 && c <= 0x30FF) || (c >= 0x3400 && c <= 0x9FFF) || (c >= 0xF900 && c <= 0xFAFF)) ++cjk;
-    else ++other;
+    if ((c >= 0x3040 && c <= 0x30FF) || (c >= 0x3400 && c <= 0x9FFF) || (c >= 0xF900 && c <= 0xFAFF))
+      ++cjk;
+    else
+      ++other;
   }
   return cjk > 0 && cjk >= other / 2;
 }

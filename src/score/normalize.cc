@@ -17,32 +17,68 @@ namespace {
 
 int digit_value(char32_t c) {
   switch (c) {
-    case U'零': case U'〇': return 0;
-    case U'一': case U'壹': return 1;
-    case U'二': case U'兩': case U'两': case U'貳': return 2;
-    case U'三': case U'參': return 3;
-    case U'四': case U'肆': return 4;
-    case U'五': case U'伍': return 5;
-    case U'六': case U'陸': return 6;
-    case U'七': case U'柒': return 7;
-    case U'八': case U'捌': return 8;
-    case U'九': case U'玖': return 9;
-    default: return -1;
+    case U'零':
+    case U'〇':
+      return 0;
+    case U'一':
+    case U'壹':
+      return 1;
+    case U'二':
+    case U'兩':
+    case U'两':
+    case U'貳':
+      return 2;
+    case U'三':
+    case U'參':
+      return 3;
+    case U'四':
+    case U'肆':
+      return 4;
+    case U'五':
+    case U'伍':
+      return 5;
+    case U'六':
+    case U'陸':
+      return 6;
+    case U'七':
+    case U'柒':
+      return 7;
+    case U'八':
+    case U'捌':
+      return 8;
+    case U'九':
+    case U'玖':
+      return 9;
+    default:
+      return -1;
   }
 }
 
 int64_t unit_value(char32_t c) {
   switch (c) {
-    case U'十': case U'拾': return 10;
-    case U'百': case U'佰': return 100;
-    case U'千': case U'仟': return 1000;
-    case U'萬': case U'万': return 10000;
-    case U'億': case U'亿': return 100000000;
-    default: return 0;
+    case U'十':
+    case U'拾':
+      return 10;
+    case U'百':
+    case U'佰':
+      return 100;
+    case U'千':
+    case U'仟':
+      return 1000;
+    case U'萬':
+    case U'万':
+      return 10000;
+    case U'億':
+    case U'亿':
+      return 100000000;
+    default:
+      return 0;
   }
 }
 
-bool is_numeral(char32_t c) { return digit_value(c) >= 0 || unit_value(c) > 0; }
+bool is_numeral(char32_t c) {
+  return digit_value(c) >= 0 || unit_value(c) > 0;
+}
 
 // Characters after which a single numeral is a quantity (dates, times, measures).
 bool is_measure(char32_t c) {
@@ -185,8 +221,8 @@ Expected<Normalizer> Normalizer::create() {
   Normalizer n;
   opencc_t od = opencc_open("s2twp.json");
   if (od == reinterpret_cast<opencc_t>(-1))
-    return Unavailable(fmt::format("cannot load OpenCC's s2twp configuration: {} (is Debian's libopencc data installed?)",
-                                     opencc_error()));
+    return Unavailable(fmt::format(
+        "cannot load OpenCC's s2twp configuration: {} (is Debian's libopencc data installed?)", opencc_error()));
   n.opencc_ = od;
   return n;
 }
@@ -207,9 +243,9 @@ std::string Normalizer::normalize(std::string_view text) const {
   // 1. NFKC + case fold.
   const std::string valid = utf8::repair(text);
   utf8proc_uint8_t* folded = nullptr;
-  utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(valid.data()), valid.size(), &folded,
-                                    static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE |
-                                                                   UTF8PROC_CASEFOLD));
+  utf8proc_ssize_t n = utf8proc_map(
+      reinterpret_cast<const utf8proc_uint8_t*>(valid.data()), valid.size(), &folded,
+      static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD));
   std::string s = n >= 0 ? std::string(reinterpret_cast<char*>(folded), n) : valid;
   std::free(folded);
   // 2. zh-CN → zh-TW.

@@ -8,12 +8,12 @@ namespace qasr {
 
 const std::vector<LanguageName>& supported_languages() {
   static const std::vector<LanguageName> kLanguages = {
-      {"Chinese", "zh"},    {"English", "en"},   {"Cantonese", "yue"}, {"Arabic", "ar"},   {"German", "de"},
-      {"French", "fr"},     {"Spanish", "es"},   {"Portuguese", "pt"}, {"Indonesian", "id"}, {"Italian", "it"},
-      {"Korean", "ko"},     {"Russian", "ru"},   {"Thai", "th"},       {"Vietnamese", "vi"}, {"Japanese", "ja"},
-      {"Turkish", "tr"},    {"Hindi", "hi"},     {"Malay", "ms"},      {"Dutch", "nl"},     {"Swedish", "sv"},
-      {"Danish", "da"},     {"Finnish", "fi"},   {"Polish", "pl"},     {"Czech", "cs"},     {"Filipino", "fil"},
-      {"Persian", "fa"},    {"Greek", "el"},     {"Romanian", "ro"},   {"Hungarian", "hu"}, {"Macedonian", "mk"},
+      {"Chinese", "zh"}, {"English", "en"}, {"Cantonese", "yue"}, {"Arabic", "ar"},     {"German", "de"},
+      {"French", "fr"},  {"Spanish", "es"}, {"Portuguese", "pt"}, {"Indonesian", "id"}, {"Italian", "it"},
+      {"Korean", "ko"},  {"Russian", "ru"}, {"Thai", "th"},       {"Vietnamese", "vi"}, {"Japanese", "ja"},
+      {"Turkish", "tr"}, {"Hindi", "hi"},   {"Malay", "ms"},      {"Dutch", "nl"},      {"Swedish", "sv"},
+      {"Danish", "da"},  {"Finnish", "fi"}, {"Polish", "pl"},     {"Czech", "cs"},      {"Filipino", "fil"},
+      {"Persian", "fa"}, {"Greek", "el"},   {"Romanian", "ro"},   {"Hungarian", "hu"},  {"Macedonian", "mk"},
   };
   return kLanguages;
 }

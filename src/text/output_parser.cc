@@ -21,8 +21,10 @@ U32 fix_char_repeats(U32View s, int thresh) {
   while (i < n) {
     size_t count = 1;
     while (i + count < n && s[i + count] == s[i]) ++count;
-    if (count > static_cast<size_t>(thresh)) res.push_back(s[i]);
-    else res.append(s.substr(i, count));
+    if (count > static_cast<size_t>(thresh))
+      res.push_back(s[i]);
+    else
+      res.append(s.substr(i, count));
     i += count;
   }
   return res;

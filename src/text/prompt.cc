@@ -7,8 +7,8 @@
 
 namespace qasr {
 
-Expected<Prompt> build_prompt(const Tokenizer& tok, const SpecialTokens& sp, int32_t n_audio,
-                              std::string_view context, std::string_view forced_language) {
+Expected<Prompt> build_prompt(const Tokenizer& tok, const SpecialTokens& sp, int32_t n_audio, std::string_view context,
+                              std::string_view forced_language) {
   if (n_audio < 0) return InvalidArgument("negative audio token count");
   // The template's own text is encoded around the special ids; the context is user text
   // and is encoded without recognising special tokens in it (qasr deliberately differs

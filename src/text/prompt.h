@@ -25,7 +25,7 @@ struct Prompt {
 };
 
 // `forced_language` must be a canonical name ("English"); empty = auto-detect.
-Expected<Prompt> build_prompt(const Tokenizer& tok, const SpecialTokens& sp, int32_t n_audio,
-                              std::string_view context, std::string_view forced_language);
+Expected<Prompt> build_prompt(const Tokenizer& tok, const SpecialTokens& sp, int32_t n_audio, std::string_view context,
+                              std::string_view forced_language);
 
 }  // namespace qasr

@@ -15,13 +15,13 @@ Expected<SpecialTokens> find_special_tokens(const Tokenizer& tok) {
   struct Want {
     const char* content;
     int32_t* id;
-  } wants[] = {{"<|im_start|>", &sp.im_start},       {"<|im_end|>", &sp.im_end},
-               {"<|endoftext|>", &sp.endoftext},     {"<|audio_start|>", &sp.audio_start},
-               {"<|audio_end|>", &sp.audio_end},     {"<|audio_pad|>", &sp.audio_pad},
+  } wants[] = {{"<|im_start|>", &sp.im_start},       {"<|im_end|>", &sp.im_end},       {"<|endoftext|>", &sp.endoftext},
+               {"<|audio_start|>", &sp.audio_start}, {"<|audio_end|>", &sp.audio_end}, {"<|audio_pad|>", &sp.audio_pad},
                {"<asr_text>", &sp.asr_text}};
   for (const Want& w : wants) {
     auto id = tok.find(w.content);
-    if (!id) return InvalidFormat(fmt::format("tokenizer has no '{}' token; is this a Qwen3-ASR tokenizer?", w.content));
+    if (!id)
+      return InvalidFormat(fmt::format("tokenizer has no '{}' token; is this a Qwen3-ASR tokenizer?", w.content));
     *w.id = *id;
   }
   sp.stop_ids = {sp.im_end, sp.endoftext};
@@ -37,12 +37,14 @@ Status apply_model_configs(SpecialTokens& sp, const std::string& config_json, co
     struct Check {
       const char* key;
       int32_t id;
-    } checks[] = {{"audio_token_id", sp.audio_pad}, {"audio_start_token_id", sp.audio_start},
+    } checks[] = {{"audio_token_id", sp.audio_pad},
+                  {"audio_start_token_id", sp.audio_start},
                   {"audio_end_token_id", sp.audio_end}};
     for (const Check& c : checks) {
       if (!th.contains(c.key)) continue;
       if (!th[c.key].is_number_integer() || th[c.key].get<int64_t>() != c.id)
-        return InvalidFormat(fmt::format("config.json: {} is {} but the tokenizer says {}", c.key, dump_json(th[c.key]), c.id));
+        return InvalidFormat(
+            fmt::format("config.json: {} is {} but the tokenizer says {}", c.key, dump_json(th[c.key]), c.id));
     }
   }
   if (!gen_json.empty()) {

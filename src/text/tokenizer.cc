@@ -53,7 +53,9 @@ const ByteMap& byte_map() {
 
 }  // namespace
 
-char32_t byte_to_unicode(uint8_t b) { return byte_map().to_uni[b]; }
+char32_t byte_to_unicode(uint8_t b) {
+  return byte_map().to_uni[b];
+}
 
 Tokenizer::Tokenizer() = default;
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
@@ -68,7 +70,8 @@ Expected<Tokenizer> Tokenizer::from_tables(std::vector<std::string> tokens,
   t.n_vocab_entries_ = static_cast<int32_t>(tokens.size());
   int32_t size = t.n_vocab_entries_;
   for (const AddedToken& a : added) {
-    if (a.id < 0 || a.id > (1 << 24)) return InvalidFormat(fmt::format("tokenizer: added token id {} out of range", a.id));
+    if (a.id < 0 || a.id > (1 << 24))
+      return InvalidFormat(fmt::format("tokenizer: added token id {} out of range", a.id));
     if (a.content.empty()) return InvalidFormat(fmt::format("tokenizer: added token {} has empty content", a.id));
     size = std::max(size, a.id + 1);
   }
@@ -94,13 +97,18 @@ Expected<Tokenizer> Tokenizer::from_tables(std::vector<std::string> tokens,
       unsigned char c0 = static_cast<unsigned char>(s[i]);
       char32_t c;
       size_t len;
-      if (c0 < 0x80) c = c0, len = 1;
-      else if (c0 < 0xE0 && i + 1 < s.size()) c = ((c0 & 0x1F) << 6) | (s[i + 1] & 0x3F), len = 2;
-      else len = c0 < 0xF0 ? 3 : 4, c = 0x110000;
+      if (c0 < 0x80)
+        c = c0, len = 1;
+      else if (c0 < 0xE0 && i + 1 < s.size())
+        c = ((c0 & 0x1F) << 6) | (s[i + 1] & 0x3F), len = 2;
+      else
+        len = c0 < 0xF0 ? 3 : 4, c = 0x110000;
       len = std::min(len, s.size() - i);
       const int b = bm.byte_of(c);
-      if (b >= 0) bytes.push_back(static_cast<char>(b));
-      else bytes.append(s, i, len);  // not a byte-level char: keep it literally
+      if (b >= 0)
+        bytes.push_back(static_cast<char>(b));
+      else
+        bytes.append(s, i, len);  // not a byte-level char: keep it literally
       i += len;
     }
   }
@@ -112,8 +120,7 @@ Expected<Tokenizer> Tokenizer::from_tables(std::vector<std::string> tokens,
     std::string s;
     utf8::append(s, bm.to_uni[b]);
     const int32_t* it = t.token_to_id_.find(std::string_view(s));
-    if (!it)
-      return InvalidFormat(fmt::format("tokenizer: vocabulary lacks the byte-level token for byte 0x{:02x}", b));
+    if (!it) return InvalidFormat(fmt::format("tokenizer: vocabulary lacks the byte-level token for byte 0x{:02x}", b));
     t.byte_to_id_[b] = *it;
   }
   t.merges_.reserve(merges.size());
@@ -151,9 +158,10 @@ Expected<Tokenizer> Tokenizer::load_dir(const std::string& dir) {
   // Ids are dense (0 .. entries − 1 in real files); one absurd id must not size the table.
   const size_t max_id = vocab.size() + 65536;
   for (auto& [k, v] : vocab.items()) {
-    const bool valid = v.is_number_unsigned()  ? v.get<uint64_t>() < max_id
-                       : v.is_number_integer() ? v.get<int64_t>() >= 0 && v.get<int64_t>() < static_cast<int64_t>(max_id)
-                                               : false;
+    const bool valid = v.is_number_unsigned() ? v.get<uint64_t>() < max_id
+                       : v.is_number_integer()
+                           ? v.get<int64_t>() >= 0 && v.get<int64_t>() < static_cast<int64_t>(max_id)
+                           : false;
     if (!valid)
       return InvalidFormat(fmt::format("'{}/vocab.json': token '{}' has an invalid id {} ({} entries)", dir,
                                        utf8::repair(k), dump_json(v), vocab.size()));
@@ -170,7 +178,10 @@ Expected<Tokenizer> Tokenizer::load_dir(const std::string& dir) {
     std::string line = merges_text.substr(pos, eol - pos);
     pos = eol + 1;
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (first && line.rfind("#version", 0) == 0) { first = false; continue; }
+    if (first && line.rfind("#version", 0) == 0) {
+      first = false;
+      continue;
+    }
     first = false;
     if (line.empty()) continue;
     size_t sp = line.find(' ', 1);
@@ -179,8 +190,7 @@ Expected<Tokenizer> Tokenizer::load_dir(const std::string& dir) {
     merges.emplace_back(line.substr(0, sp), line.substr(sp + 1));
   }
   QASR_ASSIGN_OR_RETURN(json cfg, parse_json(config_text, fmt::format("'{}/tokenizer_config.json'", dir)));
-  if (!cfg.is_object())
-    return InvalidFormat(fmt::format("'{}/tokenizer_config.json' is not a JSON object", dir));
+  if (!cfg.is_object()) return InvalidFormat(fmt::format("'{}/tokenizer_config.json' is not a JSON object", dir));
   std::vector<AddedToken> added;
   if (cfg.contains("added_tokens_decoder") && cfg["added_tokens_decoder"].is_object()) {
     for (auto& [k, v] : cfg["added_tokens_decoder"].items()) {
@@ -227,7 +237,8 @@ void Tokenizer::encode_piece(std::string_view piece, std::vector<int32_t>& out) 
   while (syms.size() > 1) {
     int32_t best_rank = INT32_MAX, left = -1, right = -1, merged = -1;
     for (size_t i = 0; i + 1 < syms.size(); ++i) {
-      const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(syms[i])) << 32) | static_cast<uint32_t>(syms[i + 1]);
+      const uint64_t key =
+          (static_cast<uint64_t>(static_cast<uint32_t>(syms[i])) << 32) | static_cast<uint32_t>(syms[i + 1]);
       int32_t rank, out;
       if (merges_.get(key, &rank, &out) && rank < best_rank) {
         best_rank = rank;

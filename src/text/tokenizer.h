@@ -79,7 +79,7 @@ class Tokenizer {
   std::vector<uint8_t> special_;          // per id: skipped when decoding with skip_special
   // Views into id_to_token_ (its strings never move once built).
   FlatStrMap token_to_id_;
-  std::vector<AddedToken> added_;        // sorted by content length, longest first
+  std::vector<AddedToken> added_;  // sorted by content length, longest first
   int32_t n_vocab_entries_ = 0;
   int32_t byte_to_id_[256];
   // (left id << 32 | right id) → (rank, merged id)

@@ -21,10 +21,16 @@ struct chatllm_obj {
   void* user;
 };
 
-int chatllm_init(void) { return 0; }
-void chatllm_append_init_param(const char* p) { (void)p; }
+int chatllm_init(void) {
+  return 0;
+}
+void chatllm_append_init_param(const char* p) {
+  (void)p;
+}
 
-struct chatllm_obj* chatllm_create(void) { return (struct chatllm_obj*)calloc(1, sizeof(struct chatllm_obj)); }
+struct chatllm_obj* chatllm_create(void) {
+  return (struct chatllm_obj*)calloc(1, sizeof(struct chatllm_obj));
+}
 
 void chatllm_append_param(struct chatllm_obj* o, const char* p) {
   if (o->n_params < 64) o->params[o->n_params++] = strdup(p);
@@ -65,8 +71,12 @@ int chatllm_user_input(struct chatllm_obj* o, const char* input) {
   return 0;
 }
 
-void chatllm_restart(struct chatllm_obj* o, const char* sys) { (void)o, (void)sys; }
-void chatllm_set_gen_max_tokens(struct chatllm_obj* o, int n) { (void)o, (void)n; }
+void chatllm_restart(struct chatllm_obj* o, const char* sys) {
+  (void)o, (void)sys;
+}
+void chatllm_set_gen_max_tokens(struct chatllm_obj* o, int n) {
+  (void)o, (void)n;
+}
 
 int chatllm_destroy(struct chatllm_obj* o) {
   const char* ab = getenv("FAKE_CHATLLM_ABORT_ON_DESTROY");

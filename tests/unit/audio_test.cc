@@ -94,27 +94,25 @@ TEST_P(AudioVsFfmpeg, MatchesIndependentDecoder) {
   EXPECT_NEAR(static_cast<double>(pcm->samples.size()), static_cast<double>(ref.size()), 1200.0);
   int lag = 0;
   double snr = aligned_snr_db(lowpass_7k(ref), lowpass_7k(pcm->samples), 1200, &lag);
-  std::printf("%s: %zu samples (ffmpeg %zu), best lag %d, SNR %.1f dB\n", c.file, pcm->samples.size(), ref.size(),
-              lag, snr);
+  std::printf("%s: %zu samples (ffmpeg %zu), best lag %d, SNR %.1f dB\n", c.file, pcm->samples.size(), ref.size(), lag,
+              snr);
   EXPECT_GE(snr, c.min_snr_db);
   for (float v : pcm->samples) ASSERT_LE(std::fabs(v), 1.0f);
 }
 
 // The bound: SNR ≥ 40 dB after alignment, below 7 kHz, for every path.
-INSTANTIATE_TEST_SUITE_P(Formats, AudioVsFfmpeg,
-                         ::testing::Values(FormatCase{"aishell_44k1_stereo.wav", 2, 40.0},
-                                           FormatCase{"aishell_16k.mp3", 1, 40.0},
-                                           FormatCase{"aishell_16k.opus", 1, 40.0},
-                                           FormatCase{"aishell_8k_ulaw.wav", 1, 40.0},
-                                           FormatCase{"aishell_16k.flac", 1, 40.0},
-                                           FormatCase{"aishell_16k.ogg", 1, 40.0},
-                                           FormatCase{"lhotse_ljspeech-LJ002-0020.wav", 1, 40.0}),
-                         [](const ::testing::TestParamInfo<FormatCase>& info) {
-                           std::string n = info.param.file;
-                           for (char& ch : n)
-                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Formats, AudioVsFfmpeg,
+    ::testing::Values(FormatCase{"aishell_44k1_stereo.wav", 2, 40.0}, FormatCase{"aishell_16k.mp3", 1, 40.0},
+                      FormatCase{"aishell_16k.opus", 1, 40.0}, FormatCase{"aishell_8k_ulaw.wav", 1, 40.0},
+                      FormatCase{"aishell_16k.flac", 1, 40.0}, FormatCase{"aishell_16k.ogg", 1, 40.0},
+                      FormatCase{"lhotse_ljspeech-LJ002-0020.wav", 1, 40.0}),
+    [](const ::testing::TestParamInfo<FormatCase>& info) {
+      std::string n = info.param.file;
+      for (char& ch : n)
+        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      return n;
+    });
 
 TEST(Audio, SixteenKhzWavIsBitExactInt16Scaling) {
   auto pcm = load_audio_file(data_path("audio/whisper.cpp_jfk.wav"));

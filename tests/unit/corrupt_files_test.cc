@@ -6,11 +6,11 @@
 #include <fstream>
 #include <iterator>
 
-#include "model/model.h"
-#include "test_util.h"
 #include "formats/chatllm_bin.h"
 #include "formats/gguf.h"
 #include "formats/safetensors.h"
+#include "model/model.h"
+#include "test_util.h"
 
 namespace qasr {
 namespace {
@@ -20,8 +20,12 @@ std::vector<uint8_t> slurp(const std::string& path) {
   return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), {});
 }
 
-void put_u32(std::vector<uint8_t>& b, size_t off, uint32_t v) { std::memcpy(b.data() + off, &v, 4); }
-void put_u64(std::vector<uint8_t>& b, size_t off, uint64_t v) { std::memcpy(b.data() + off, &v, 8); }
+void put_u32(std::vector<uint8_t>& b, size_t off, uint32_t v) {
+  std::memcpy(b.data() + off, &v, 4);
+}
+void put_u64(std::vector<uint8_t>& b, size_t off, uint64_t v) {
+  std::memcpy(b.data() + off, &v, 8);
+}
 
 template <typename Parse>
 void expect_error(Parse parse, const std::vector<uint8_t>& b, const std::string& needle) {
@@ -40,7 +44,9 @@ class ChatllmCorrupt : public ::testing::Test {
   static constexpr auto parse = parse_chatllm;
 };
 
-TEST_F(ChatllmCorrupt, GoodFileParses) { EXPECT_TRUE(parse(good_.data(), good_.size(), "good").ok()); }
+TEST_F(ChatllmCorrupt, GoodFileParses) {
+  EXPECT_TRUE(parse(good_.data(), good_.size(), "good").ok());
+}
 
 TEST_F(ChatllmCorrupt, BadMagicAndVersion) {
   auto b = good_;

@@ -2,17 +2,17 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <regex>
 #include <sstream>
 
 #include "audio/audio.h"
+#include "formats/chatllm_bin.h"
+#include "formats/tensor_names.h"
 #include "kernels/tensor.h"
 #include "model/model.h"
 #include "test_util.h"
-#include "formats/chatllm_bin.h"
-#include "formats/tensor_names.h"
 
 namespace qasr {
 namespace {
@@ -70,7 +70,8 @@ TEST_P(ChatllmFixture, DequantizedTensorsMatchExpected) {
     double sum = 0;
     for (float v : x) sum += v;
     EXPECT_NEAR(sum, e.sum, 1e-6 * std::fabs(e.sum) + 1e-6) << e.name;
-    for (size_t i = 0; i < e.first4.size(); ++i) EXPECT_NEAR(x[i], e.first4[i], 1e-6 * std::fabs(e.first4[i]) + 1e-7) << e.name;
+    for (size_t i = 0; i < e.first4.size(); ++i)
+      EXPECT_NEAR(x[i], e.first4[i], 1e-6 * std::fabs(e.first4[i]) + 1e-7) << e.name;
     EXPECT_TRUE(canonical_from_chatllm(e.name).has_value()) << e.name;
   }
 }
@@ -109,10 +110,10 @@ TEST(TensorNames, TableRoundTrips) {
 }  // namespace qasr
 
 // ---- round trips through `qasr convert` ----
-#include "pipeline/session.h"
-#include "pipeline/transcribe.h"
 #include "convert/convert.h"
 #include "convert/synth.h"
+#include "pipeline/session.h"
+#include "pipeline/transcribe.h"
 
 namespace qasr {
 namespace {
@@ -150,7 +151,9 @@ float rel_max_diff(const std::vector<float>& a, const std::vector<float>& b) {
   return d / m;
 }
 
-int argmax(const std::vector<float>& v) { return static_cast<int>(std::max_element(v.begin(), v.end()) - v.begin()); }
+int argmax(const std::vector<float>& v) {
+  return static_cast<int>(std::max_element(v.begin(), v.end()) - v.begin());
+}
 float margin(std::vector<float> v) {
   std::partial_sort(v.begin(), v.begin() + 2, v.end(), std::greater<float>());
   return v[0] - v[1];
@@ -204,7 +207,9 @@ TEST_F(ConvertRoundTrip, QuantizedStayWithinTheirBounds) {
                 margin(ref.logits0), margin(ref.logits0) / mx);
     EXPECT_LE(d, c.bound) << c.type;
     // Top-1 must agree whenever the f32 margin exceeds twice the measured error.
-    if (margin(ref.logits0) > 2 * d * mx) EXPECT_EQ(argmax(r.logits0), argmax(ref.logits0)) << c.type;
+    if (margin(ref.logits0) > 2 * d * mx) {
+      EXPECT_EQ(argmax(r.logits0), argmax(ref.logits0)) << c.type;
+    }
   }
   // The embedding stays q8_0 under --type q4_0 (pitfall P16).
   auto m = Model::load(*dir_ + "/m-q4_0.gguf");

@@ -8,8 +8,8 @@
 
 #include <string>
 
-#include "test_util.h"
 #include "convert/synth.h"
+#include "test_util.h"
 
 namespace qasr::testing {
 

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <unistd.h>
+#include <cstdio>
 
 #include <fstream>
 
@@ -106,11 +106,10 @@ TEST(Model, StreamingPiecesConcatenateToTheText) {
   o.ignore_eos = true;
   o.language = "English";  // forced: everything generated is transcript
   std::string streamed;
-  auto r = transcribe(**s, pool, clip("audio/whisper.cpp_jfk.wav"), o,
-                      [&](std::string_view piece) {
-                        streamed += piece;
-                        return true;
-                      });
+  auto r = transcribe(**s, pool, clip("audio/whisper.cpp_jfk.wav"), o, [&](std::string_view piece) {
+    streamed += piece;
+    return true;
+  });
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->language, "English");
   // The parsed text is the stripped, repetition-fixed decode; the stream is the raw decode.
@@ -129,7 +128,8 @@ void shard_model(const std::string& d) {
     for (size_t i = 0; i < st->tensors.size(); ++i) {
       if (static_cast<int>(i % 2) != shard) continue;
       const TensorView& t = st->tensors[i];
-      h[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {data.size(), data.size() + t.nbytes}}};
+      h[t.name] = {
+          {"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {data.size(), data.size() + t.nbytes}}};
       data.append(static_cast<const char*>(t.data), t.nbytes);
       index["weight_map"][t.name] = name;
     }
@@ -178,9 +178,13 @@ void expect_load_error_impl(const std::string& dir, const std::string& needle) {
   EXPECT_NE(m.error().find(needle), std::string::npos) << m.error();
 }
 
-void expect_load_error(const std::string& dir, const std::string& needle) { expect_load_error_impl(dir, needle); }
+void expect_load_error(const std::string& dir, const std::string& needle) {
+  expect_load_error_impl(dir, needle);
+}
 
-TEST(ModelErrors, MissingFolder) { expect_load_error("/nonexistent/model", "does not exist"); }
+TEST(ModelErrors, MissingFolder) {
+  expect_load_error("/nonexistent/model", "does not exist");
+}
 
 TEST(ModelErrors, MissingWeights) {
   std::string d = copy_model("noweights");

@@ -21,7 +21,7 @@ TEST(Quant, AllZerosBlock) {
   quantize_q4_0(x.data(), &q4, 32);
   EXPECT_EQ(q8.d, 0);
   for (int j = 0; j < 32; ++j) EXPECT_EQ(q8.qs[j], 0);
-  EXPECT_EQ(q4.d, 0x8000);  // d = 0 / −8 = −0.0f, as ggml stores it
+  EXPECT_EQ(q4.d, 0x8000);                                 // d = 0 / −8 = −0.0f, as ggml stores it
   for (int j = 0; j < 16; ++j) EXPECT_EQ(q4.qs[j], 0x88);  // (int8)(0 + 8.5) = 8 in both nibbles
   std::vector<float> y(32, 1.0f);
   dequantize_q4_0(&q4, y.data(), 32);
@@ -114,8 +114,10 @@ TEST(Quant, QuantizedMatmulMatchesDequantizedWithinBound) {
   ThreadPool pool(2);
   for (DType t : {DType::Q8_0, DType::Q4_0}) {
     std::vector<uint8_t> buf(row_bytes(t, N * K));
-    if (t == DType::Q8_0) quantize_q8_0(w.data(), reinterpret_cast<BlockQ8_0*>(buf.data()), N * K);
-    else quantize_q4_0(w.data(), reinterpret_cast<BlockQ4_0*>(buf.data()), N * K);
+    if (t == DType::Q8_0)
+      quantize_q8_0(w.data(), reinterpret_cast<BlockQ8_0*>(buf.data()), N * K);
+    else
+      quantize_q4_0(w.data(), reinterpret_cast<BlockQ4_0*>(buf.data()), N * K);
     to_f32(t, buf.data(), 0, N * K, wd.data());
     ops::matmul(pool, x.data(), M, Mat{t, N, K, buf.data()}, nullptr, y.data());
     ops::matmul(pool, x.data(), M, Mat{DType::F32, N, K, wd.data()}, nullptr, yr.data());
@@ -135,7 +137,6 @@ TEST(Half, F16RoundTripsAndRounds) {
   EXPECT_TRUE(std::isinf(f16_to_f32(f32_to_f16(1e6f))));
   EXPECT_EQ(bf16_to_f32(f32_to_bf16(1.00390625f)), 1.0f);  // tie → even
 }
-
 
 // Every fast dot kernel against the scalar reference, on odd block counts.
 TEST(QuantKernels, FastDotsMatchScalarReference) {
@@ -170,7 +171,6 @@ TEST(QuantKernels, FastDotsMatchScalarReference) {
     }
   }
 }
-
 
 // The GEMV kernels (four rows at a time, tails row by row) against the scalar dot,
 // on row counts that are not multiples of four and odd block counts.
@@ -210,7 +210,6 @@ TEST(QuantKernels, FastGemvMatchesScalarDots) {
   }
 }
 
-
 // The fast activation quantizer is bit-identical to the reference, halves included.
 TEST(QuantKernels, FastQuantizeQ8IsBitIdentical) {
   std::mt19937 rng(12);
@@ -228,7 +227,8 @@ TEST(QuantKernels, FastQuantizeQ8IsBitIdentical) {
   k.quantize_q8_0(x.data(), b.data(), n);
   for (int64_t i = 0; i < n / 32; ++i) {
     EXPECT_EQ(a[i].d, b[i].d) << "block " << i;
-    for (int j = 0; j < 32; ++j) ASSERT_EQ(a[i].qs[j], b[i].qs[j]) << "block " << i << " j " << j << " x " << x[i * 32 + j];
+    for (int j = 0; j < 32; ++j)
+      ASSERT_EQ(a[i].qs[j], b[i].qs[j]) << "block " << i << " j " << j << " x " << x[i * 32 + j];
   }
   // And the fast q4_0 dequantizer, bit for bit.
   std::vector<BlockQ4_0> w4(n / 32);

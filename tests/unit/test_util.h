@@ -11,8 +11,12 @@
 
 namespace qasr::testing {
 
-inline std::string data_path(const std::string& rel) { return std::string(QASR_TEST_DATA) + "/" + rel; }
-inline std::string asset_path(const std::string& rel) { return std::string(QASR_ASSETS) + "/" + rel; }
+inline std::string data_path(const std::string& rel) {
+  return std::string(QASR_TEST_DATA) + "/" + rel;
+}
+inline std::string asset_path(const std::string& rel) {
+  return std::string(QASR_ASSETS) + "/" + rel;
+}
 
 // A fresh scratch directory for this test process under the build tree
 // (QASR_TEST_TMP), emptied first; tests leave nothing in /tmp.

@@ -42,14 +42,16 @@ TEST(Tokenizer, LanguageIds) {
     const char* name;
     Ids ids;
   } cases[] = {
-      {"Chinese", {8453}},     {"English", {6364}},     {"Cantonese", {72366, 2367}}, {"Arabic", {34117}},
-      {"German", {5938}},      {"French", {8585}},      {"Spanish", {15154}},        {"Portuguese", {42188}},
-      {"Indonesian", {58829}}, {"Italian", {14811}},    {"Korean", {16134}},         {"Russian", {8522}},
-      {"Thai", {26392}},       {"Vietnamese", {48477}}, {"Japanese", {10769}},       {"Turkish", {23734}},
-      {"Hindi", {43980}},      {"Malay", {79140}},      {"Dutch", {23234}},          {"Swedish", {30109}},
-      {"Danish", {43680}},     {"Finnish", {57853}},    {"Polish", {31984}},         {"Czech", {33150}},
-      {"Filipino", {62417}},   {"Persian", {49861}},    {"Greek", {17860}},          {"Romanian", {73597}},
-      {"Hungarian", {56769}},  {"Macedonian", {56452, 75491}},
+      {"Chinese", {8453}},   {"English", {6364}},     {"Cantonese", {72366, 2367}},
+      {"Arabic", {34117}},   {"German", {5938}},      {"French", {8585}},
+      {"Spanish", {15154}},  {"Portuguese", {42188}}, {"Indonesian", {58829}},
+      {"Italian", {14811}},  {"Korean", {16134}},     {"Russian", {8522}},
+      {"Thai", {26392}},     {"Vietnamese", {48477}}, {"Japanese", {10769}},
+      {"Turkish", {23734}},  {"Hindi", {43980}},      {"Malay", {79140}},
+      {"Dutch", {23234}},    {"Swedish", {30109}},    {"Danish", {43680}},
+      {"Finnish", {57853}},  {"Polish", {31984}},     {"Czech", {33150}},
+      {"Filipino", {62417}}, {"Persian", {49861}},    {"Greek", {17860}},
+      {"Romanian", {73597}}, {"Hungarian", {56769}},  {"Macedonian", {56452, 75491}},
   };
   ASSERT_EQ(std::size(cases), supported_languages().size());
   for (const Case& c : cases) EXPECT_EQ(tok().encode(std::string(" ") + c.name), c.ids) << c.name;
@@ -136,7 +138,8 @@ TEST(Tokenizer, FromTablesRejectsBrokenMerges) {
   for (int b = 0; b < 256; ++b) {
     std::string s;
     char32_t c = byte_to_unicode(static_cast<uint8_t>(b));
-    if (c < 0x80) s.push_back(static_cast<char>(c));
+    if (c < 0x80)
+      s.push_back(static_cast<char>(c));
     else {
       s.push_back(static_cast<char>(0xC0 | (c >> 6)));
       s.push_back(static_cast<char>(0x80 | (c & 0x3F)));

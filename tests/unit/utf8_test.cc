@@ -14,11 +14,11 @@ TEST(Utf8, RepairKeepsValidText) {
 TEST(Utf8, RepairFollowsPythonReplace) {
   // Expectations from Python: bytes.decode("utf-8", "replace").
   EXPECT_EQ(utf8::repair("\xff"), kFFFD);
-  EXPECT_EQ(utf8::repair("a\xe4\xb8"), "a" + kFFFD);               // truncated 3-byte: one U+FFFD
+  EXPECT_EQ(utf8::repair("a\xe4\xb8"), "a" + kFFFD);  // truncated 3-byte: one U+FFFD
   EXPECT_EQ(utf8::repair("\xe4\xb8x"), kFFFD + "x");
-  EXPECT_EQ(utf8::repair("\xed\xa0\x80"), kFFFD + kFFFD + kFFFD);  // surrogate: ED then 2 strays
-  EXPECT_EQ(utf8::repair("\xf0\x9f\x98"), kFFFD);                  // truncated emoji
-  EXPECT_EQ(utf8::repair("\xc0\xaf"), kFFFD + kFFFD);              // overlong
+  EXPECT_EQ(utf8::repair("\xed\xa0\x80"), kFFFD + kFFFD + kFFFD);              // surrogate: ED then 2 strays
+  EXPECT_EQ(utf8::repair("\xf0\x9f\x98"), kFFFD);                              // truncated emoji
+  EXPECT_EQ(utf8::repair("\xc0\xaf"), kFFFD + kFFFD);                          // overlong
   EXPECT_EQ(utf8::repair("\xf4\x90\x80\x80"), kFFFD + kFFFD + kFFFD + kFFFD);  // > U+10FFFF
 }
 

@@ -12,9 +12,9 @@
 
 #include "base/thread_pool.h"
 #include "kernels/dispatch.h"
-#include "kernels/ops.h"
 #include "kernels/gemm.h"
 #include "kernels/half.h"
+#include "kernels/ops.h"
 #include "kernels/quant.h"
 
 namespace qasr {
@@ -28,7 +28,9 @@ std::vector<float> randv(int64_t n, uint32_t seed, float scale) {
   return v;
 }
 
-bool have_avx2() { return quant_kernels(Isa::kAvx2).isa == Isa::kAvx2; }
+bool have_avx2() {
+  return quant_kernels(Isa::kAvx2).isa == Isa::kAvx2;
+}
 
 const int64_t kLengths[] = {1, 7, 8, 9, 31, 100, 1037};
 
@@ -55,7 +57,8 @@ TEST(Vmath, ActivationsMatchReference) {
     auto a = x, b = x;
     vmath::avx2::gelu_erf(a.data(), n);
     vmath::ref::gelu_erf(b.data(), n);
-    for (int64_t i = 0; i < n; ++i) EXPECT_NEAR(a[i], b[i], 3e-7f * (1.0f + std::fabs(b[i]))) << "gelu n=" << n << " i=" << i;
+    for (int64_t i = 0; i < n; ++i)
+      EXPECT_NEAR(a[i], b[i], 3e-7f * (1.0f + std::fabs(b[i]))) << "gelu n=" << n << " i=" << i;
     const auto up = randv(n, 2 + n, 1.0f);
     std::vector<float> s1(n), s2(n);
     vmath::avx2::swiglu(x.data(), up.data(), n, s1.data());
@@ -102,8 +105,9 @@ TEST(Vmath, SoftmaxNormsAndDotsMatchReference) {
 }
 
 // Naive attention in double: out[i][h] = Σ_j softmax_j(q_i·k_j·scale) v_j over visible j.
-std::vector<float> naive_attention(const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
-                                   int64_t L, int64_t n, int64_t H, int64_t KV, int64_t hd, float scale, int64_t causal) {
+std::vector<float> naive_attention(const std::vector<float>& q, const std::vector<float>& k,
+                                   const std::vector<float>& v, int64_t L, int64_t n, int64_t H, int64_t KV, int64_t hd,
+                                   float scale, int64_t causal) {
   std::vector<float> out(L * H * hd);
   for (int64_t i = 0; i < L; ++i)
     for (int64_t h = 0; h < H; ++h) {
@@ -128,12 +132,14 @@ std::vector<float> naive_attention(const std::vector<float>& q, const std::vecto
 
 TEST(Attention, MatchesNaiveForPrefillDecodeAndWindows) {
   ThreadPool pool(2);
-  struct Case { int64_t L, n, H, KV, hd, causal; };
+  struct Case {
+    int64_t L, n, H, KV, hd, causal;
+  };
   // Decode (1 row over a cache), prefill blocks across the 32-row block edge with a
   // cached prefix, bidirectional windows (encoder), odd head sizes.
-  for (const Case& c : {Case{1, 37, 4, 2, 24, 36}, Case{45, 45, 4, 2, 24, 0}, Case{40, 52, 6, 3, 16, 12},
-                        Case{13, 13, 3, 3, 20, -1}, Case{7, 7, 2, 1, 8, -1}, Case{1, 37, 4, 2, 128, 36},
-                        Case{3, 70, 2, 1, 72, 67}}) {
+  for (const Case& c :
+       {Case{1, 37, 4, 2, 24, 36}, Case{45, 45, 4, 2, 24, 0}, Case{40, 52, 6, 3, 16, 12}, Case{13, 13, 3, 3, 20, -1},
+        Case{7, 7, 2, 1, 8, -1}, Case{1, 37, 4, 2, 128, 36}, Case{3, 70, 2, 1, 72, 67}}) {
     const auto q = randv(c.L * c.H * c.hd, 21, 1.0f), k = randv(c.n * c.KV * c.hd, 22, 1.0f),
                v = randv(c.n * c.KV * c.hd, 23, 1.0f);
     const float scale = 1.0f / std::sqrt(static_cast<float>(c.hd));
@@ -155,14 +161,13 @@ TEST(Attention, MatchesNaiveForPrefillDecodeAndWindows) {
           kr[src] = f16_to_f32(k16[dst]), vr[src] = f16_to_f32(v16[dst]);
         }
     std::vector<float> out16(c.L * c.H * c.hd, 9.0f);
-    ops::attention_f16kv(pool, q.data(), c.H * c.hd, c.L, k16.data(), v16.data(), c.hd, c.n * c.hd, c.n, c.H, c.KV, c.hd,
-                         scale, c.causal, out16.data(), c.H * c.hd);
+    ops::attention_f16kv(pool, q.data(), c.H * c.hd, c.L, k16.data(), v16.data(), c.hd, c.n * c.hd, c.n, c.H, c.KV,
+                         c.hd, scale, c.causal, out16.data(), c.H * c.hd);
     const auto ref16 = naive_attention(q, kr, vr, c.L, c.n, c.H, c.KV, c.hd, scale, c.causal);
     for (size_t i = 0; i < out16.size(); ++i)
       ASSERT_NEAR(out16[i], ref16[i], 2e-5f) << "f16 KV: L=" << c.L << " n=" << c.n << " i=" << i;
   }
 }
-
 
 // The packed GEMM against plain dot products in double, on shapes that leave tails
 // in both tile directions (M not a multiple of 16, N not a multiple of 6 or 48) and
@@ -172,15 +177,18 @@ TEST(Gemm, MatchesDotReferenceOnOddShapes) {
   if (!have_avx2()) GTEST_FAIL() << "no AVX2";
   for (int threads : {1, 2}) {
     ThreadPool pool(threads);
-    struct Shape { int64_t M, N, K; };
-    for (const Shape& sh : {Shape{8, 5, 32}, Shape{17, 7, 64}, Shape{33, 50, 96}, Shape{40, 97, 160}, Shape{21, 13, 1056}}) {
+    struct Shape {
+      int64_t M, N, K;
+    };
+    for (const Shape& sh :
+         {Shape{8, 5, 32}, Shape{17, 7, 64}, Shape{33, 50, 96}, Shape{40, 97, 160}, Shape{21, 13, 1056}}) {
       const auto x = randv(sh.M * sh.K, 31, 1.0f), wf = randv(sh.N * sh.K, 32, 0.5f), bias = randv(sh.N, 33, 1.0f);
       std::vector<uint16_t> w16(wf.size());
       for (size_t i = 0; i < wf.size(); ++i) w16[i] = f32_to_f16(wf[i]);
       std::vector<BlockQ4_0> w4(wf.size() / 32);
       quantize_q4_0(wf.data(), w4.data(), static_cast<int64_t>(wf.size()));
       for (DType dt : {DType::F32, DType::F16, DType::Q4_0}) {
-        const void* data = dt == DType::F32 ? static_cast<const void*>(wf.data())
+        const void* data = dt == DType::F32   ? static_cast<const void*>(wf.data())
                            : dt == DType::F16 ? static_cast<const void*>(w16.data())
                                               : static_cast<const void*>(w4.data());
         const Mat W{dt, sh.N, sh.K, data};
@@ -214,8 +222,11 @@ TEST(Gemm, Q4IntegerMatchesScalarReferenceBitForBit) {
   if (!have_avx2()) GTEST_FAIL() << "no AVX2";
   for (int threads : {1, 2}) {
     ThreadPool pool(threads);
-    struct Shape { int64_t M, N, K; };
-    for (const Shape& sh : {Shape{8, 5, 32}, Shape{13, 9, 64}, Shape{33, 50, 96}, Shape{40, 97, 160}, Shape{7, 33, 1024}}) {
+    struct Shape {
+      int64_t M, N, K;
+    };
+    for (const Shape& sh :
+         {Shape{8, 5, 32}, Shape{13, 9, 64}, Shape{33, 50, 96}, Shape{40, 97, 160}, Shape{7, 33, 1024}}) {
       auto x = randv(sh.M * sh.K, 41, 1.0f);
       const auto wf = randv(sh.N * sh.K, 42, 0.5f), bias = randv(sh.N, 43, 1.0f);
       for (int64_t k = 0; k < sh.K; ++k) x[k] = (k % 2 ? 1.0f : -1.0f);  // row 0: every q = ±127
@@ -233,13 +244,13 @@ TEST(Gemm, Q4IntegerMatchesScalarReferenceBitForBit) {
           for (int64_t n = 0; n < sh.N; ++n) {
             float ref = dot_q4_0_q8_0(w4.data() + n * nb, xq.data() + m * nb, sh.K);
             if (with_bias) ref += bias[n];
-            ASSERT_EQ(y[m * sh.N + n], ref) << " M=" << sh.M << " N=" << sh.N << " K=" << sh.K << " m=" << m << " n=" << n;
+            ASSERT_EQ(y[m * sh.N + n], ref)
+                << " M=" << sh.M << " N=" << sh.N << " K=" << sh.K << " m=" << m << " n=" << n;
           }
       }
     }
   }
 }
-
 
 }  // namespace
 }  // namespace qasr

@@ -26,8 +26,10 @@ std::string printable(std::string_view s) {
   std::string o;
   o.reserve(valid.size());
   for (unsigned char c : valid) {
-    if ((c < 0x20 && c != '\t') || c == 0x7f) o += fmt::format("\\x{:02x}", c);
-    else o.push_back(static_cast<char>(c));
+    if ((c < 0x20 && c != '\t') || c == 0x7f)
+      o += fmt::format("\\x{:02x}", c);
+    else
+      o.push_back(static_cast<char>(c));
   }
   return o;
 }
@@ -50,11 +52,14 @@ bool out_ok() {
 Expected<std::string> canonical_language(const std::string& given) {
   if (given.empty()) return std::string();
   auto l = resolve_language(given);
-  if (!l) return InvalidArgument(fmt::format("unknown language '{}'; supported: {}", given, supported_languages_list()));
+  if (!l)
+    return InvalidArgument(fmt::format("unknown language '{}'; supported: {}", given, supported_languages_list()));
   return *l;
 }
 
-int threads_or_default(int requested) { return requested > 0 ? requested : default_thread_count(); }
+int threads_or_default(int requested) {
+  return requested > 0 ? requested : default_thread_count();
+}
 
 CLI::Option* add_threads_option(CLI::App* app, int* threads, const std::string& help) {
   return app->add_option("--threads", *threads, help)->check(CLI::Range(1, 1024));
@@ -83,6 +88,8 @@ void ProgressFlags::add_to(CLI::App* app) {
   app->add_flag("--quiet", quiet, "no progress on stderr");
 }
 
-bool ProgressFlags::enabled() const { return !quiet && (progress || ::isatty(2) != 0); }
+bool ProgressFlags::enabled() const {
+  return !quiet && (progress || ::isatty(2) != 0);
+}
 
 }  // namespace qasr::cli

@@ -69,7 +69,8 @@ int run_switch(SwitchArgs a, char** argv) {
     return fail(InvalidArgument("--engine chatllm needs --chatllm-lib PATH/libchatllm.so"));
   Progress progress(!cfg.quiet);
   auto on_progress = [&](const std::string& line) { progress.update(line); };
-  auto res = a.engine == "chatllm" ? run_chatllm_switch_bench(cfg, a.lib, on_progress) : run_switch_bench(cfg, on_progress);
+  auto res =
+      a.engine == "chatllm" ? run_chatllm_switch_bench(cfg, a.lib, on_progress) : run_switch_bench(cfg, on_progress);
   progress.done();
   if (!res.ok()) return fail(res.status());
   out(format_switch_summary(*res));
@@ -92,8 +93,10 @@ int run_speed(SpeedArgs a) {
     cfg.threads.clear();
     std::vector<std::string> parts(1);
     for (char ch : a.threads) {
-      if (ch == ',') parts.emplace_back();
-      else parts.back().push_back(ch);
+      if (ch == ',')
+        parts.emplace_back();
+      else
+        parts.back().push_back(ch);
     }
     for (const std::string& t : parts) {
       char* end = nullptr;
@@ -144,7 +147,8 @@ int run_leak(const CyclesArgs& a) {
   if (!::mkdtemp(tmpl)) return fail(errno_status(errno, "cannot create a temporary folder"));
   auto r = run_leak_check(self_path(), a.models, a.audio, a.cycles, a.max_new, tmpl);
   if (!r.ok()) return fail(r.status());
-  out(fmt::format("valgrind memcheck, {} load/transcribe/unload cycle(s) per model:\n"
+  out(
+      fmt::format("valgrind memcheck, {} load/transcribe/unload cycle(s) per model:\n"
                   "  definitely lost: {} bytes in {} blocks\n  indirectly lost: {} bytes in {} blocks\n"
                   "  possibly lost:   {} bytes in {} blocks\n  still reachable: {} bytes in {} blocks\n"
                   "  full report: {}\n",
@@ -199,29 +203,38 @@ void add_bench_commands(CLI::App& app, Commands& cmds, char** argv) {
     b->add_option("--iterations", bc.iterations, "iterations")->capture_default_str()->check(CLI::Range(1, 100000));
     add_threads_option(b, &bc.threads, "threads (default: $QASR_THREADS, $INFERENCE_THREADS, all cores)");
     b->add_option("--language", bc.language, "force a language");
-    b->add_option("--max-new-tokens", bc.max_new_tokens, "generation limit")->capture_default_str()->check(CLI::Range(1, 65536));
-    b->add_option("--warmup-iterations", bc.warmup, "warm-up iterations (default: detected)")->check(CLI::Range(0, 100000));
+    b->add_option("--max-new-tokens", bc.max_new_tokens, "generation limit")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 65536));
+    b->add_option("--warmup-iterations", bc.warmup, "warm-up iterations (default: detected)")
+        ->check(CLI::Range(0, 100000));
     b->add_option("--json", a->json, "write results JSON");
     b->add_option("--csv", a->csv, "write the CSV timeline");
     b->add_option("--report", a->html, "write the HTML report");
-    b->add_option("--trim", a->trim, "never | after-unload")->capture_default_str()->check(CLI::IsMember({"never", "after-unload"}));
+    b->add_option("--trim", a->trim, "never | after-unload")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"never", "after-unload"}));
     b->add_option("--allocator", bc.allocator, "glibc | jemalloc | mimalloc")
         ->capture_default_str()
         ->check(CLI::IsMember({"glibc", "jemalloc", "mimalloc"}));
     b->add_flag("--mlock", bc.mlock, "lock mapped weights in RAM");
     b->add_flag("--quiet", bc.quiet, "no live progress line");
-    b->add_option("--engine", a->engine, "qasr | chatllm")->capture_default_str()->check(CLI::IsMember({"qasr", "chatllm"}));
+    b->add_option("--engine", a->engine, "qasr | chatllm")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"qasr", "chatllm"}));
     b->add_option("--chatllm-lib", a->lib, "path to libchatllm.so (for --engine chatllm)");
     cmds.push_back({b, [a, argv] { return run_switch(*a, argv); }});
   }
 
   auto ca = std::make_shared<CyclesArgs>();
-  auto* leak = bench->add_subcommand("leak-check",
-                                     "Load/transcribe/unload cycles under valgrind memcheck; fails on definitely lost bytes");
+  auto* leak = bench->add_subcommand(
+      "leak-check", "Load/transcribe/unload cycles under valgrind memcheck; fails on definitely lost bytes");
   leak->add_option("--model", ca->models, "model (repeatable)")->required();
   leak->add_option("--audio", ca->audio, "audio file")->required();
   leak->add_option("--cycles", ca->cycles, "cycles per model")->capture_default_str()->check(CLI::Range(1, 1000));
-  leak->add_option("--max-new-tokens", ca->max_new, "generation limit")->capture_default_str()->check(CLI::Range(1, 65536));
+  leak->add_option("--max-new-tokens", ca->max_new, "generation limit")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65536));
   leak->add_option("--json", ca->json, "write the summary as JSON");
   cmds.push_back({leak, [ca] { return run_leak(*ca); }});
   auto* cyc = bench->add_subcommand("cycles", "(internal) plain load/transcribe/unload cycles");
@@ -235,13 +248,20 @@ void add_bench_commands(CLI::App& app, Commands& cmds, char** argv) {
   auto sa = std::make_shared<SpeedArgs>();
   SpeedConfig& spc = sa->cfg;
   auto* sp = bench->add_subcommand(
-      "speed", "Repeated transcription: stage timings against the machine's measured peaks (optionally beside chatllm.cpp)");
+      "speed",
+      "Repeated transcription: stage timings against the machine's measured peaks (optionally beside chatllm.cpp)");
   sp->add_option("--model", spc.models, "model file or folder (repeatable)")->required();
   sp->add_option("--audio", spc.audio, "audio file")->required();
-  sp->add_option("--runs", spc.runs, "timed runs per engine (after one warm-up)")->capture_default_str()->check(CLI::Range(1, 1000));
-  sp->add_option("--threads", sa->threads, "thread counts, comma-separated (default: all cores); chatllm runs at the first");
-  sp->add_option("--max-new-tokens", spc.max_new_tokens, "tokens generated per run")->capture_default_str()->check(CLI::Range(1, 65536));
-  sp->add_flag("!--stop-at-eos", spc.ignore_eos, "stop at the end-of-text token (default: generate exactly --max-new-tokens)");
+  sp->add_option("--runs", spc.runs, "timed runs per engine (after one warm-up)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  sp->add_option("--threads", sa->threads,
+                 "thread counts, comma-separated (default: all cores); chatllm runs at the first");
+  sp->add_option("--max-new-tokens", spc.max_new_tokens, "tokens generated per run")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65536));
+  sp->add_flag("!--stop-at-eos", spc.ignore_eos,
+               "stop at the end-of-text token (default: generate exactly --max-new-tokens)");
   sp->add_option("--language", spc.language, "force a language");
   sp->add_option("--chatllm-lib", spc.chatllm_lib, "libchatllm.so: run chatllm.cpp on the same files, side by side");
   sp->add_flag("!--no-peaks", spc.measure_peaks, "skip measuring read bandwidth and FMA peak");

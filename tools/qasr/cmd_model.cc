@@ -34,7 +34,8 @@ int run_synth(const SynthArgs& a) {
   if (!sp.ok()) return fail(sp.status());
   const std::string type = a.type.empty() ? (a.format == "hf" ? "bf16" : "q4_0") : a.type;
   DType dt;
-  if (!parse_dtype(type, &dt)) return fail(InvalidArgument(fmt::format("unknown --type '{}' (f32, f16, bf16, q8_0, q4_0)", type)));
+  if (!parse_dtype(type, &dt))
+    return fail(InvalidArgument(fmt::format("unknown --type '{}' (f32, f16, bf16, q8_0, q4_0)", type)));
   Progress progress(a.progress.enabled());
   const auto cb = tensor_progress(progress, "synth " + a.out);
   const double t0 = now_ms();
@@ -42,7 +43,8 @@ int run_synth(const SynthArgs& a) {
                               : write_synthetic_file(a.out, *sp, a.seed, a.assets, a.format == "chatllm", dt, cb);
   progress.done();
   if (!s.ok()) return fail(s);
-  std::fprintf(stderr, "synth: wrote %s (preset %s, %s %s, seed %llu, RANDOM WEIGHTS: transcripts are meaningless) in %.1f s\n",
+  std::fprintf(stderr,
+               "synth: wrote %s (preset %s, %s %s, seed %llu, RANDOM WEIGHTS: transcripts are meaningless) in %.1f s\n",
                printable(a.out).c_str(), a.preset.c_str(), a.format.c_str(), type.c_str(),
                static_cast<unsigned long long>(a.seed), (now_ms() - t0) / 1000.0);
   return 0;
@@ -90,28 +92,31 @@ int run_inspect(const InspectArgs& a) {
   const MemoryProbe mem = read_memory();
   const ModelSource& src = (*m)->source();
   const ModelConfig& c = src.config;
-  out(fmt::format("file: {}\nformat: {}\nkind: {}\nmapped: {} bytes; owned by the model: {} bytes; loaded and validated "
-                  "in {:.0f} ms\n",
-                  printable(a.path), model_format_name(src.format), model_kind_name(c.kind), src.mapped_bytes(),
-                  (*m)->owned_bytes(), load_ms));
-  out(fmt::format("audio encoder: d_model {}, layers {}, heads {}, ffn {}, conv channels {}, mel bins {}, output {}, "
+  out(fmt::format(
+      "file: {}\nformat: {}\nkind: {}\nmapped: {} bytes; owned by the model: {} bytes; loaded and validated "
+      "in {:.0f} ms\n",
+      printable(a.path), model_format_name(src.format), model_kind_name(c.kind), src.mapped_bytes(),
+      (*m)->owned_bytes(), load_ms));
+  out(
+      fmt::format("audio encoder: d_model {}, layers {}, heads {}, ffn {}, conv channels {}, mel bins {}, output {}, "
                   "n_window {}, n_window_infer {}\n",
                   c.audio.d_model, c.audio.layers, c.audio.heads, c.audio.ffn, c.audio.conv_channels,
                   c.audio.num_mel_bins, c.audio.output_dim, c.audio.n_window, c.audio.n_window_infer));
-  out(fmt::format("text decoder: hidden {}, layers {}, heads {}/{} kv, head_dim {}, ffn {}, vocab {}, rope theta {}, "
-                  "rms eps {}, max positions {}, {}\n",
-                  c.text.hidden, c.text.layers, c.text.heads, c.text.kv_heads, c.text.head_dim, c.text.intermediate,
-                  c.text.vocab, c.text.rope_theta, c.text.rms_eps, c.text.max_position,
-                  c.kind == ModelKind::kForcedAligner
-                      ? fmt::format("timestamp head of {} classes × {} ms, <timestamp> {}", c.classify_num,
-                                    c.timestamp_segment_ms, c.timestamp_token_id)
-                      : std::string(src.separate_lm_head ? "logits from the file's lm_head"
-                                                         : "logits from the tied embedding")));
+  out(fmt::format(
+      "text decoder: hidden {}, layers {}, heads {}/{} kv, head_dim {}, ffn {}, vocab {}, rope theta {}, "
+      "rms eps {}, max positions {}, {}\n",
+      c.text.hidden, c.text.layers, c.text.heads, c.text.kv_heads, c.text.head_dim, c.text.intermediate, c.text.vocab,
+      c.text.rope_theta, c.text.rms_eps, c.text.max_position,
+      c.kind == ModelKind::kForcedAligner
+          ? fmt::format("timestamp head of {} classes × {} ms, <timestamp> {}", c.classify_num, c.timestamp_segment_ms,
+                        c.timestamp_token_id)
+          : std::string(src.separate_lm_head ? "logits from the file's lm_head" : "logits from the tied embedding")));
   const Tokenizer& t = *src.tokenizer;
   const SpecialTokens& sp = src.special;
   std::string stops;
   for (int32_t id : sp.stop_ids) stops += (stops.empty() ? "" : " ") + std::to_string(id);
-  out(fmt::format("tokenizer: {} ids ({} BPE entries, {} merges, {} added tokens); audio_pad {}, audio_start {}, "
+  out(
+      fmt::format("tokenizer: {} ids ({} BPE entries, {} merges, {} added tokens); audio_pad {}, audio_start {}, "
                   "audio_end {}, asr_text {}, stop ids {}; {} languages\n",
                   t.size(), t.n_vocab_entries(), t.n_merges(), t.added_tokens().size(), sp.audio_pad, sp.audio_start,
                   sp.audio_end, sp.asr_text, stops, src.support_languages.size()));
@@ -127,7 +132,8 @@ int run_inspect(const InspectArgs& a) {
   for (const auto& [type, nb] : per_type)
     out(fmt::format("total {:<5} {:>4} tensors {:>14} bytes ({:.1f} MiB)\n", type, nb.first, nb.second,
                     nb.second / 1048576.0));
-  out(fmt::format("process memory after load: RSS {:.1f} MiB (anonymous {:.1f}, file-backed {:.1f}); the weights are "
+  out(
+      fmt::format("process memory after load: RSS {:.1f} MiB (anonymous {:.1f}, file-backed {:.1f}); the weights are "
                   "mapped, pages come in when first used\n",
                   mem.rss / 1048576.0, mem.rss_anon / 1048576.0, mem.rss_file / 1048576.0));
   SessionLimits lim;
@@ -135,7 +141,8 @@ int run_inspect(const InspectArgs& a) {
   lim.max_new_tokens = a.max_new;
   auto s = Session::create(*m, lim);
   if (!s.ok()) return fail(s.status());
-  out(fmt::format("session for {:.0f} s of audio and {} new tokens: reserves {:.1f} MiB of address space (KV cache "
+  out(
+      fmt::format("session for {:.0f} s of audio and {} new tokens: reserves {:.1f} MiB of address space (KV cache "
                   "{:.1f} MiB, {} positions), resident only as used\n",
                   a.max_audio, a.max_new, (*s)->reserved_bytes() / 1048576.0, (*s)->kv_cache_bytes() / 1048576.0,
                   (*s)->max_positions()));
@@ -151,7 +158,9 @@ void add_model_commands(CLI::App& app, Commands& cmds) {
   sy->add_option("--seed", sa->seed, "random seed")->capture_default_str();
   sy->add_option("-o,--output", sa->out, "output folder (hf) or file")->required();
   sy->add_option("--assets", sa->assets, "folder with qwen3-asr-tokenizer/ and qwen3-asr-0.6b/")->capture_default_str();
-  sy->add_option("--format", sa->format, "hf | gguf | chatllm")->capture_default_str()->check(CLI::IsMember({"hf", "gguf", "chatllm"}));
+  sy->add_option("--format", sa->format, "hf | gguf | chatllm")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"hf", "gguf", "chatllm"}));
   sy->add_option("--type", sa->type, "f32 | f16 | bf16 | q8_0 | q4_0 (default: bf16 for hf, q4_0 otherwise)");
   sa->progress.add_to(sy);
   cmds.push_back({sy, [sa] { return run_synth(*sa); }});
@@ -168,8 +177,12 @@ void add_model_commands(CLI::App& app, Commands& cmds) {
   auto ia = std::make_shared<InspectArgs>();
   auto* in = app.add_subcommand("inspect", "Show format, config, tokenizer and tensors of a model");
   in->add_option("model", ia->path, "model folder or file")->required();
-  in->add_option("--max-audio-seconds", ia->max_audio, "session limit to size")->capture_default_str()->check(CLI::Range(1.0, 4 * 3600.0));
-  in->add_option("--max-new-tokens", ia->max_new, "session limit to size")->capture_default_str()->check(CLI::Range(1, 65536));
+  in->add_option("--max-audio-seconds", ia->max_audio, "session limit to size")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 4 * 3600.0));
+  in->add_option("--max-new-tokens", ia->max_new, "session limit to size")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65536));
   cmds.push_back({in, [ia] { return run_inspect(*ia); }});
 }
 

@@ -103,19 +103,28 @@ int run_score(ScoreArgs a) {
   if (!c.ok()) return fail(c.status());
   const bool cer = prefers_cer(rn);
   if (a.json) {
-    nlohmann::json j = {{"wer", w->rate()}, {"cer", c->rate()}, {"metric", cer ? "cer" : "wer"},
-                        {"reference_normalized", rn}, {"hypothesis_normalized", hn},
-                        {"word_errors", {{"substitutions", w->substitutions}, {"deletions", w->deletions},
-                                         {"insertions", w->insertions}, {"reference_words", w->reference_length}}},
-                        {"char_errors", {{"substitutions", c->substitutions}, {"deletions", c->deletions},
-                                         {"insertions", c->insertions}, {"reference_chars", c->reference_length}}}};
+    nlohmann::json j = {{"wer", w->rate()},
+                        {"cer", c->rate()},
+                        {"metric", cer ? "cer" : "wer"},
+                        {"reference_normalized", rn},
+                        {"hypothesis_normalized", hn},
+                        {"word_errors",
+                         {{"substitutions", w->substitutions},
+                          {"deletions", w->deletions},
+                          {"insertions", w->insertions},
+                          {"reference_words", w->reference_length}}},
+                        {"char_errors",
+                         {{"substitutions", c->substitutions},
+                          {"deletions", c->deletions},
+                          {"insertions", c->insertions},
+                          {"reference_chars", c->reference_length}}}};
     out(dump_json(j) + "\n");
   } else {
-    out(fmt::format("WER {:.4f} ({} sub, {} del, {} ins / {} words)\nCER {:.4f} ({} sub, {} del, {} ins / {} chars)\n"
-                    "metric for this language: {}\nreference:  {}\nhypothesis: {}\n",
-                    w->rate(), w->substitutions, w->deletions, w->insertions, w->reference_length, c->rate(),
-                    c->substitutions, c->deletions, c->insertions, c->reference_length, cer ? "CER" : "WER",
-                    printable(rn), printable(hn)));
+    out(fmt::format(
+        "WER {:.4f} ({} sub, {} del, {} ins / {} words)\nCER {:.4f} ({} sub, {} del, {} ins / {} chars)\n"
+        "metric for this language: {}\nreference:  {}\nhypothesis: {}\n",
+        w->rate(), w->substitutions, w->deletions, w->insertions, w->reference_length, c->rate(), c->substitutions,
+        c->deletions, c->insertions, c->reference_length, cer ? "CER" : "WER", printable(rn), printable(hn)));
   }
   return 0;
 }
@@ -147,13 +156,14 @@ void add_text_commands(CLI::App& app, Commands& cmds) {
   cmds.push_back({tokenize, [ta] { return run_tokenize(ta->dir, ta->text, ta->plain); }});
 
   auto* detokenize = app.add_subcommand("detokenize", "Print the text of token ids (special tokens skipped)");
-  detokenize->add_option("--tokenizer", ta->dir, "folder with vocab.json, merges.txt, tokenizer_config.json")->required();
+  detokenize->add_option("--tokenizer", ta->dir, "folder with vocab.json, merges.txt, tokenizer_config.json")
+      ->required();
   detokenize->add_option("ids", ta->ids, "token ids")->required();
   cmds.push_back({detokenize, [ta] { return run_detokenize(ta->dir, ta->ids); }});
 
   auto na = std::make_shared<std::string>();
-  auto* nm = app.add_subcommand("normalize",
-                                "Print TEXT as scoring normalizes it (NFKC, case fold, s2twp, Chinese ITN, punctuation)");
+  auto* nm = app.add_subcommand(
+      "normalize", "Print TEXT as scoring normalizes it (NFKC, case fold, s2twp, Chinese ITN, punctuation)");
   nm->add_option("text", *na, "text")->required();
   cmds.push_back({nm, [na] { return run_normalize(*na); }});
 

@@ -35,7 +35,8 @@ int run_transcribe(const TranscribeArgs& a) {
   auto lang = canonical_language(a.language);
   if (!lang.ok()) return fail(lang.status());
   o.language = *lang;
-  if (!a.dump_dir.empty() && a.audio.size() != 1) return fail(InvalidArgument("--dump-dir takes exactly one audio file"));
+  if (!a.dump_dir.empty() && a.audio.size() != 1)
+    return fail(InvalidArgument("--dump-dir takes exactly one audio file"));
   o.context = a.context;
   o.max_new_tokens = a.max_new_tokens;
   o.ignore_eos = a.ignore_eos;
@@ -79,11 +80,20 @@ int run_transcribe(const TranscribeArgs& a) {
     r->timings.total += audio_ms;
     const Timings& t = r->timings;
     if (a.json) {
-      nlohmann::json j = {{"file", a.audio[i]}, {"text", r->text}, {"language", r->language},
-                          {"token_ids", r->token_ids}, {"n_audio_tokens", r->n_audio_tokens},
-                          {"timings_ms", {{"load", t.load}, {"audio", t.audio}, {"mel", t.mel}, {"encoder", t.encoder},
-                                          {"prefill", t.prefill}, {"decode", t.decode}, {"first_token", t.first_token},
-                                          {"total", t.total}}}};
+      nlohmann::json j = {{"file", a.audio[i]},
+                          {"text", r->text},
+                          {"language", r->language},
+                          {"token_ids", r->token_ids},
+                          {"n_audio_tokens", r->n_audio_tokens},
+                          {"timings_ms",
+                           {{"load", t.load},
+                            {"audio", t.audio},
+                            {"mel", t.mel},
+                            {"encoder", t.encoder},
+                            {"prefill", t.prefill},
+                            {"decode", t.decode},
+                            {"first_token", t.first_token},
+                            {"total", t.total}}}};
       out(dump_json(j) + "\n");
     } else {
       if (!streamed) out(r->text);

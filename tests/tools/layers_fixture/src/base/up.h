@@ -1,0 +1,1 @@
+#include "model/model.h"  // points up: the checker must fail on this
