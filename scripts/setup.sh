@@ -13,6 +13,8 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy ffmpeg
   # fuzzing (clang + libFuzzer) and leak tools
   clang-14 libfuzzer-14-dev libclang-rt-14-dev valgrind
+  # habits enforced by tools
+  clang-format-14 clang-format clang-tidy-14
   # benchmark: alternative allocators, the HTML report's browser check
   libjemalloc2 libmimalloc2.0 chromium
 )

@@ -152,4 +152,4 @@ class CheckFailure {
 #define QASR_ASSIGN_OR_RETURN(lhs, expr)                                                                  \
   auto QASR_CONCAT(qasr_expected_, __LINE__) = (expr);                                                    \
   if (!QASR_CONCAT(qasr_expected_, __LINE__).ok()) return QASR_CONCAT(qasr_expected_, __LINE__).status(); \
-  lhs = std::move(QASR_CONCAT(qasr_expected_, __LINE__)).value()
+  lhs = std::move(QASR_CONCAT(qasr_expected_, __LINE__)).value()  // NOLINT(bugprone-macro-parentheses)

@@ -19,6 +19,7 @@ namespace qasr {
 Expected<int> spawn_and_wait(const std::vector<std::string>& args) {
   if (args.empty()) return InvalidArgument("nothing to run");
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   pid_t pid = 0;

@@ -182,13 +182,13 @@ void finish_run_metrics(ModelRun& run, double audio_seconds, bool trimmed) {
 }
 
 const std::vector<std::string>& averaged_metric_keys() {
-  static const std::vector<std::string> keys = [] {
+  static const std::vector<std::string> kKeys = [] {
     std::vector<std::string> k;
     for (const MetricField& f : kMetricFields)
       if (std::string(f.key) != "audio_ms" && std::string(f.key) != "mel_ms") k.push_back(f.key);
     return k;
   }();
-  return keys;
+  return kKeys;
 }
 
 std::optional<double> metric_value(const RunMetrics& m, const std::string& key) {

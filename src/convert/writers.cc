@@ -99,7 +99,12 @@ Status write_gguf_model(const std::string& path, const ModelMeta& m, const std::
   }
   for (const AddedToken& at : tok.added_tokens()) types[at.id] = at.special ? 3 : 4;
   std::vector<std::string> merges;
-  for (const auto& [l, r] : tok.merge_list()) merges.push_back(l + " " + r);
+  for (const auto& [l, r] : tok.merge_list()) {
+    std::string m = l;
+    m += ' ';
+    m += r;
+    merges.push_back(std::move(m));
+  }
   w.set_string("tokenizer.ggml.model", "gpt2");
   w.set_string("tokenizer.ggml.pre", "qwen2");
   w.set_strings("tokenizer.ggml.tokens", tokens);
@@ -181,7 +186,9 @@ Status write_chatllm_model(const std::string& path, const ModelMeta& m, const st
   }
   put_i32(-1);
   for (const auto& [l, r] : tok.merge_list()) {
-    std::string s = l + " " + r;
+    std::string s = l;
+    s += ' ';
+    s += r;
     put_i32(static_cast<int32_t>(s.size()));
     put(s.data(), s.size());
   }
@@ -195,8 +202,8 @@ Status write_chatllm_model(const std::string& path, const ModelMeta& m, const st
     put_i32(static_cast<int32_t>(td.shape.size()));
     for (int64_t d : td.shape) put_i32(static_cast<int32_t>(d));
     put_i32(ggml_type_of(td.type));
-    static const char zeros[16] = {};
-    put(zeros, static_cast<size_t>((16 - f.size() % 16) % 16));
+    static const char kZeros[16] = {};
+    put(kZeros, static_cast<size_t>((16 - f.size() % 16) % 16));
     QASR_RETURN_IF_ERROR(st);
     QASR_RETURN_IF_ERROR(emit(td, [&](const void* d, size_t n) { return f.write(d, n); }));
     if (m.progress) m.progress(static_cast<size_t>(&td - tensors.data()) + 1, tensors.size());

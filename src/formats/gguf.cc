@@ -53,9 +53,8 @@ size_t scalar_size(GgufType t) {
     case GgufType::U64:
     case GgufType::I64:
     case GgufType::F64:
+    case GgufType::STRING:  // at least the length field
       return 8;
-    case GgufType::STRING:
-      return 8;  // at least the length field
     default:
       return 0;
   }
@@ -72,7 +71,7 @@ bool read_scalar(Cursor& c, GgufType t, int64_t* i, double* f) {
     case GgufType::I8: {
       int8_t v;
       if (!c.read(&v)) return false;
-      *i = v;
+      *i = static_cast<int64_t>(v);  // NOLINT(bugprone-signed-char-misuse): GGUF I8 is signed
       return true;
     }
     case GgufType::BOOL: {
@@ -355,9 +354,9 @@ Status GgufWriter::write_tensor(const void* data, size_t bytes) {
   const Tensor& t = tensors_[next_];
   if (cur_ + bytes > t.bytes)
     return Internal(fmt::format("GGUF writer: tensor '{}' needs {} bytes, got {}", t.name, t.bytes, cur_ + bytes));
-  static const char zeros[32] = {};
+  static const char kZeros[32] = {};
   if (cur_ == 0 && written_ < t.offset) {
-    QASR_RETURN_IF_ERROR(file_.write(zeros, t.offset - written_));
+    QASR_RETURN_IF_ERROR(file_.write(kZeros, t.offset - written_));
     written_ = t.offset;
   }
   if (bytes) QASR_RETURN_IF_ERROR(file_.write(data, bytes));

@@ -23,7 +23,7 @@ Expected<std::vector<TensorView>> parse_safetensors(const uint8_t* bytes, size_t
     return InvalidFormat(fmt::format("'{}': safetensors header is not a JSON object", name));
   const uint64_t data_start = 8 + hlen, data_size = size - data_start;
   std::vector<TensorView> out;
-  for (auto item : h.items()) {
+  for (const auto& item : h.items()) {
     const std::string& key = item.key();
     const json& v = item.value();
     if (key == "__metadata__") continue;
@@ -105,7 +105,7 @@ Expected<SafetensorsSet> open_safetensors_dir(const std::string& dir) {
   }
   SafetensorsSet set;
   for (const std::string& s : shards) {
-    QASR_ASSIGN_OR_RETURN(SafetensorsFile f, open_safetensors(dir + "/" + s));
+    QASR_ASSIGN_OR_RETURN(SafetensorsFile f, open_safetensors(fmt::format("{}/{}", dir, s)));
     auto owned = std::make_unique<SafetensorsFile>(std::move(f));
     for (const TensorView& t : owned->tensors) {
       if (!set.by_name.emplace(t.name, t).second)

@@ -6,9 +6,9 @@
 namespace qasr {
 namespace {
 
-#define ENC_LAYER(c, g, l) \
+#define QASR_ENC_LAYER(c, g, l) \
   { "thinker.audio_tower.layers.{i}." c, "a.blk.{i}." g, "audio.layers.{i}." l }
-#define DEC_LAYER(c, g) \
+#define QASR_DEC_LAYER(c, g) \
   { "thinker.model.layers.{i}." c, "blk.{i}." g, "model.layers.{i}." c }
 
 const TensorNameRow kTable[] = {
@@ -19,22 +19,22 @@ const TensorNameRow kTable[] = {
     {"thinker.audio_tower.conv2d3.weight", "a.conv3.weight", "audio.conv2d3.weight"},
     {"thinker.audio_tower.conv2d3.bias", "a.conv3.bias", "audio.conv2d3.bias"},
     {"thinker.audio_tower.conv_out.weight", "a.conv_out.weight", "audio.conv_out.weight"},
-    ENC_LAYER("self_attn.q_proj.weight", "attn_q.weight", "self_attn.q_proj.weight"),
-    ENC_LAYER("self_attn.q_proj.bias", "attn_q.bias", "self_attn.q_proj.bias"),
-    ENC_LAYER("self_attn.k_proj.weight", "attn_k.weight", "self_attn.k_proj.weight"),
-    ENC_LAYER("self_attn.k_proj.bias", "attn_k.bias", "self_attn.k_proj.bias"),
-    ENC_LAYER("self_attn.v_proj.weight", "attn_v.weight", "self_attn.v_proj.weight"),
-    ENC_LAYER("self_attn.v_proj.bias", "attn_v.bias", "self_attn.v_proj.bias"),
-    ENC_LAYER("self_attn.out_proj.weight", "attn_out.weight", "self_attn.o_proj.weight"),
-    ENC_LAYER("self_attn.out_proj.bias", "attn_out.bias", "self_attn.o_proj.bias"),
-    ENC_LAYER("self_attn_layer_norm.weight", "attn_norm.weight", "input_layernorm.weight"),
-    ENC_LAYER("self_attn_layer_norm.bias", "attn_norm.bias", "input_layernorm.bias"),
-    ENC_LAYER("fc1.weight", "ffn_up.weight", "mlp.fc0.weight"),
-    ENC_LAYER("fc1.bias", "ffn_up.bias", "mlp.fc0.bias"),
-    ENC_LAYER("fc2.weight", "ffn_down.weight", "mlp.fc1.weight"),
-    ENC_LAYER("fc2.bias", "ffn_down.bias", "mlp.fc1.bias"),
-    ENC_LAYER("final_layer_norm.weight", "ffn_norm.weight", "post_attention_layernorm.weight"),
-    ENC_LAYER("final_layer_norm.bias", "ffn_norm.bias", "post_attention_layernorm.bias"),
+    QASR_ENC_LAYER("self_attn.q_proj.weight", "attn_q.weight", "self_attn.q_proj.weight"),
+    QASR_ENC_LAYER("self_attn.q_proj.bias", "attn_q.bias", "self_attn.q_proj.bias"),
+    QASR_ENC_LAYER("self_attn.k_proj.weight", "attn_k.weight", "self_attn.k_proj.weight"),
+    QASR_ENC_LAYER("self_attn.k_proj.bias", "attn_k.bias", "self_attn.k_proj.bias"),
+    QASR_ENC_LAYER("self_attn.v_proj.weight", "attn_v.weight", "self_attn.v_proj.weight"),
+    QASR_ENC_LAYER("self_attn.v_proj.bias", "attn_v.bias", "self_attn.v_proj.bias"),
+    QASR_ENC_LAYER("self_attn.out_proj.weight", "attn_out.weight", "self_attn.o_proj.weight"),
+    QASR_ENC_LAYER("self_attn.out_proj.bias", "attn_out.bias", "self_attn.o_proj.bias"),
+    QASR_ENC_LAYER("self_attn_layer_norm.weight", "attn_norm.weight", "input_layernorm.weight"),
+    QASR_ENC_LAYER("self_attn_layer_norm.bias", "attn_norm.bias", "input_layernorm.bias"),
+    QASR_ENC_LAYER("fc1.weight", "ffn_up.weight", "mlp.fc0.weight"),
+    QASR_ENC_LAYER("fc1.bias", "ffn_up.bias", "mlp.fc0.bias"),
+    QASR_ENC_LAYER("fc2.weight", "ffn_down.weight", "mlp.fc1.weight"),
+    QASR_ENC_LAYER("fc2.bias", "ffn_down.bias", "mlp.fc1.bias"),
+    QASR_ENC_LAYER("final_layer_norm.weight", "ffn_norm.weight", "post_attention_layernorm.weight"),
+    QASR_ENC_LAYER("final_layer_norm.bias", "ffn_norm.bias", "post_attention_layernorm.bias"),
     {"thinker.audio_tower.ln_post.weight", "a.post_norm.weight", "audio.ln_post.weight"},
     {"thinker.audio_tower.ln_post.bias", "a.post_norm.bias", "audio.ln_post.bias"},
     {"thinker.audio_tower.proj1.weight", "a.proj1.weight", "multi_modal_projector.proj1.weight"},
@@ -42,22 +42,22 @@ const TensorNameRow kTable[] = {
     {"thinker.audio_tower.proj2.weight", "a.proj2.weight", "multi_modal_projector.proj2.weight"},
     {"thinker.audio_tower.proj2.bias", "a.proj2.bias", "multi_modal_projector.proj2.bias"},
     {"thinker.model.embed_tokens.weight", "token_embd.weight", "model.embed_tokens.weight"},
-    DEC_LAYER("input_layernorm.weight", "attn_norm.weight"),
-    DEC_LAYER("self_attn.q_proj.weight", "attn_q.weight"),
-    DEC_LAYER("self_attn.k_proj.weight", "attn_k.weight"),
-    DEC_LAYER("self_attn.v_proj.weight", "attn_v.weight"),
-    DEC_LAYER("self_attn.o_proj.weight", "attn_output.weight"),
-    DEC_LAYER("self_attn.q_norm.weight", "attn_q_norm.weight"),
-    DEC_LAYER("self_attn.k_norm.weight", "attn_k_norm.weight"),
-    DEC_LAYER("post_attention_layernorm.weight", "ffn_norm.weight"),
-    DEC_LAYER("mlp.gate_proj.weight", "ffn_gate.weight"),
-    DEC_LAYER("mlp.up_proj.weight", "ffn_up.weight"),
-    DEC_LAYER("mlp.down_proj.weight", "ffn_down.weight"),
+    QASR_DEC_LAYER("input_layernorm.weight", "attn_norm.weight"),
+    QASR_DEC_LAYER("self_attn.q_proj.weight", "attn_q.weight"),
+    QASR_DEC_LAYER("self_attn.k_proj.weight", "attn_k.weight"),
+    QASR_DEC_LAYER("self_attn.v_proj.weight", "attn_v.weight"),
+    QASR_DEC_LAYER("self_attn.o_proj.weight", "attn_output.weight"),
+    QASR_DEC_LAYER("self_attn.q_norm.weight", "attn_q_norm.weight"),
+    QASR_DEC_LAYER("self_attn.k_norm.weight", "attn_k_norm.weight"),
+    QASR_DEC_LAYER("post_attention_layernorm.weight", "ffn_norm.weight"),
+    QASR_DEC_LAYER("mlp.gate_proj.weight", "ffn_gate.weight"),
+    QASR_DEC_LAYER("mlp.up_proj.weight", "ffn_up.weight"),
+    QASR_DEC_LAYER("mlp.down_proj.weight", "ffn_down.weight"),
     {"thinker.model.norm.weight", "output_norm.weight", "model.norm.weight"},
     {"thinker.lm_head.weight", "output.weight", "lm_head.weight"},
 };
-#undef ENC_LAYER
-#undef DEC_LAYER
+#undef QASR_ENC_LAYER
+#undef QASR_DEC_LAYER
 
 // Matches `name` against a pattern with at most one "{i}"; on success returns the
 // layer digits ("" when the pattern has none).

@@ -104,8 +104,8 @@ __attribute__((target("avx2,f16c"))) void f16_to_f32_f16c(const uint16_t* p, siz
 }
 
 bool has_f16c() {
-  static const bool yes = best_isa() != Isa::kScalar;
-  return yes;
+  static const bool kHasF16c = best_isa() != Isa::kScalar;
+  return kHasF16c;
 }
 
 }  // namespace
@@ -165,11 +165,11 @@ constexpr int64_t kGemmMinRows = 8;  // below this, the row-dot path (decode) is
 
 // OpenBLAS must not start threads of its own: the caller's pool splits the work.
 void blas_single_thread() {
-  static const bool once = [] {
+  static const bool kConfigured = [] {
     openblas_set_num_threads(1);
     return true;
   }();
-  (void)once;
+  (void)kConfigured;
 }
 
 // Quantized weights, few activation rows (decode): the activations are quantized to
@@ -219,7 +219,7 @@ struct GemmChoice {
   bool use_blas, own_gemm, int8_gemm;
 };
 const GemmChoice& gemm_choice() {
-  static const GemmChoice c = [] {
+  static const GemmChoice kChoice = [] {
     const char* g = std::getenv("QASR_GEMM");
     const std::string gs = g ? g : "";
     GemmChoice r;
@@ -228,7 +228,7 @@ const GemmChoice& gemm_choice() {
     r.int8_gemm = r.use_blas && r.own_gemm && gs != "f32";
     return r;
   }();
-  return c;
+  return kChoice;
 }
 
 }  // namespace
@@ -341,8 +341,8 @@ void warm_up(ThreadPool& pool) {
 namespace {
 // One choice per process: the AVX2 row kernels where the CPU has them (QASR_ISA=scalar forces the reference).
 bool use_avx2() {
-  static const bool v = best_isa() != Isa::kScalar;
-  return v;
+  static const bool kUseAvx2 = best_isa() != Isa::kScalar;
+  return kUseAvx2;
 }
 }  // namespace
 
@@ -413,10 +413,10 @@ void attention_impl(ThreadPool& pool, const float* q, int64_t q_stride, int64_t 
   constexpr bool kF16 = std::is_same_v<KvT, uint16_t>;
   constexpr int64_t kQBlock = 32;
   const int64_t group = H / KV, n_blocks = (L + kQBlock - 1) / kQBlock;
-  static const bool use_blas = std::getenv("QASR_NO_BLAS") == nullptr;
+  static const bool kUseBlas = std::getenv("QASR_NO_BLAS") == nullptr;
   const bool fast = use_avx2();
-  const bool blocks = use_blas && L >= kGemmMinRows;
-  if (use_blas) blas_single_thread();
+  const bool blocks = kUseBlas && L >= kGemmMinRows;
+  if (kUseBlas) blas_single_thread();
   pool.parallel_for(H * n_blocks, 1, [&](int64_t jb, int64_t je, int t) {
     // Scores: a block of rows × n for the sgemm path; one row for the vector path,
     // sized by max_keys so a growing decode context never reallocates.

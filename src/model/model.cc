@@ -132,10 +132,10 @@ Expected<std::shared_ptr<const Model>> Model::load(const std::string& path, cons
   DecoderWeights& dw = m->dec_;
   const int64_t hd = t.head_dim;
   dw.embed = b.mat("thinker.model.embed_tokens.weight");
-  if (cfg.kind == ModelKind::kForcedAligner) {
-    dw.lm_head = b.mat("thinker.lm_head.weight");  // the timestamp classifier [classify_num][h]
-  } else if (m->src_.separate_lm_head) {
-    dw.lm_head = b.mat("thinker.lm_head.weight");  // the file's own output matrix (chatllm)
+  if (cfg.kind == ModelKind::kForcedAligner || m->src_.separate_lm_head) {
+    // The aligner's timestamp classifier [classify_num][h], or the file's own output
+    // matrix (chatllm).
+    dw.lm_head = b.mat("thinker.lm_head.weight");
   } else {
     dw.lm_head = dw.embed;  // tied (spec §4.5): a stored lm_head copy, if any, is checked but not used
     if (m->src_.tensors.count("thinker.lm_head.weight")) b.mat("thinker.lm_head.weight");

@@ -16,7 +16,8 @@ SessionLimits SessionLimits::for_audio(double audio_seconds, int max_new_tokens)
   return l;
 }
 
-Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> model, const SessionLimits& limits) {
+Expected<std::unique_ptr<Session>> Session::create(const std::shared_ptr<const Model>& model,
+                                                   const SessionLimits& limits) {
   if (!model) return InvalidArgument("no model");
   if (!std::isfinite(limits.max_audio_seconds) || limits.max_audio_seconds <= 0 || limits.max_new_tokens <= 0 ||
       limits.max_context_tokens < 0)

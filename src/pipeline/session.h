@@ -29,7 +29,7 @@ struct SessionLimits {
 
 class Session {
  public:
-  static Expected<std::unique_ptr<Session>> create(std::shared_ptr<const Model> model,
+  static Expected<std::unique_ptr<Session>> create(const std::shared_ptr<const Model>& model,
                                                    const SessionLimits& limits = {});
   // Drops what the last request made resident (KV cache and scratch pages).
   void reset();

@@ -144,10 +144,8 @@ std::string convert_run(std::u32string_view run, char32_t prev, char32_t next, b
       const int64_t v = parse_with_units(run);
       if (v >= 0) return std::to_string(v);
     }
-  } else if (run.size() >= 2) {
-    return digits_of(run);  // digit by digit: phone numbers, years, codes
-  } else if (next != 0 && is_measure(next)) {
-    return digits_of(run);
+  } else if (run.size() >= 2 || (next != 0 && is_measure(next))) {
+    return digits_of(run);  // digit by digit: phone numbers, years, codes; a lone digit before a measure
   }
   *converted = false;
   return utf8::from_u32(run);
@@ -220,7 +218,7 @@ std::string itn_chinese(std::string_view text) {
 Expected<Normalizer> Normalizer::create() {
   Normalizer n;
   opencc_t od = opencc_open("s2twp.json");
-  if (od == reinterpret_cast<opencc_t>(-1))
+  if (od == reinterpret_cast<opencc_t>(-1))  // NOLINT(performance-no-int-to-ptr): OpenCC's error value
     return Unavailable(fmt::format(
         "cannot load OpenCC's s2twp configuration: {} (is Debian's libopencc data installed?)", opencc_error()));
   n.opencc_ = od;
@@ -269,14 +267,11 @@ std::string Normalizer::normalize(std::string_view text) const {
     const bool space = utf8::is_space(c);
     const bool punct = cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO;
     const bool symbol = cat >= UTF8PROC_CATEGORY_SM && cat <= UTF8PROC_CATEGORY_SO;
-    if (c == '.' && i > 0 && i + 1 < u.size() && is_digit(u[i - 1]) && is_digit(u[i + 1])) {
-      t.push_back(c);
-    } else if (c == '%' && i > 0 && is_digit(u[i - 1])) {
-      t.push_back(c);
-    } else if (c == '\'' && i > 0 && i + 1 < u.size() && !space) {
-      // apostrophes inside words ("don't") are letters for WER; drop them uniformly
-      continue;
-    } else if (space || punct || symbol) {
+    const bool decimal_point = c == '.' && i > 0 && i + 1 < u.size() && is_digit(u[i - 1]) && is_digit(u[i + 1]);
+    const bool percent = c == '%' && i > 0 && is_digit(u[i - 1]);
+    // Apostrophes inside words ("don't") are letters for WER; drop them uniformly.
+    if (c == '\'' && i > 0 && i + 1 < u.size() && !space) continue;
+    if ((space || punct || symbol) && !decimal_point && !percent) {
       if (!t.empty() && t.back() != ' ') t.push_back(' ');
     } else {
       t.push_back(c);
