@@ -80,7 +80,7 @@ Status check_input_path(const std::string& path, bool allow_dir) {
       struct stat lst {};
       if (::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode))
         return NotFound(fmt::format("'{}' is a symbolic link to a file that does not exist", path));
-      return NotFound(fmt::format("'{}' does not exist", path));
+      return NotFound(fmt::format("'{}' does not exist ({})", path, std::strerror(e)));
     }
     return errno_status(e, fmt::format("cannot open '{}'", path));
   }
