@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 
 #include "base/clock.h"
 #include "base/status.h"
@@ -24,6 +25,12 @@ class CancelToken {
 struct RunControl {
   const CancelToken* cancel = nullptr;
   double deadline_ms = 0;  // on now_ms()'s clock; 0 = none
+  // Progress of long work (may be null): stage name, units done, units in all.
+  void (*progress)(void* user, const char* stage, int64_t done, int64_t total) = nullptr;
+  void* progress_user = nullptr;
+  void report(const char* stage, int64_t done, int64_t total) const {
+    if (progress) progress(progress_user, stage, done, total);
+  }
   // Ok, or Cancelled / DeadlineExceeded.
   Status check() const {
     if (cancel && cancel->requested()) return Cancelled("cancelled");

@@ -1,5 +1,12 @@
 // A read-only memory mapping of a whole file. Model weights are views into it;
 // destroying the MappedFile unmaps them (that is what "unload" means).
+//
+// A mapped file that shrinks under a running process (truncated or rewritten in place by
+// another program) makes the next access to the lost pages raise SIGBUS; no request can
+// recover from that safely. install_sigbus_handler() turns it into one clear
+// "qasr: error:" line naming the file and an exit with `exit_code`, instead of a silent
+// signal. qasr itself never truncates a mapped file: it writes outputs to a new file
+// and renames it (base/io.h AtomicFile), which leaves running mappings intact.
 #pragma once
 
 #include <cstddef>
@@ -26,10 +33,15 @@ class MappedFile {
   const std::string& path() const { return path_; }
 
  private:
+  void unmap();
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
   std::string path_;
+  int slot_ = -1;  // in the SIGBUS handler's table
 };
+
+// Installs the SIGBUS handler described above (process-wide; tools call it once).
+void install_sigbus_handler(int exit_code);
 
 // Anonymous memory reserved as virtual address space (MAP_NORESERVE): pages become
 // resident only when touched, and all of it returns to the OS on destruction.

@@ -220,7 +220,9 @@ Expected<DType> choose_tensor_type(const std::string& canonical, const std::vect
   if (shape.size() <= 1) return DType::F32;  // norms and biases, whatever the overrides say
   const std::string gguf = gguf_from_canonical(canonical).value_or(canonical);
   for (const TypeOverride& o : overrides) {
-    if (std::regex_search(canonical, o.pattern) || std::regex_search(gguf, o.pattern)) {
+    QASR_ASSIGN_OR_RETURN(const bool on_canonical, o.pattern.search(canonical));
+    QASR_ASSIGN_OR_RETURN(const bool on_gguf, o.pattern.search(gguf));
+    if (on_canonical || on_gguf) {
       if (is_quantized(o.type) && shape.back() % kQK != 0)
         return InvalidArgument(fmt::format("--tensor-type {}: '{}' has rows of {}, which {} cannot hold", o.text,
                                            canonical, shape.back(), dtype_name(o.type)));
@@ -250,11 +252,9 @@ Expected<std::vector<TypeOverride>> parse_type_overrides(const std::vector<std::
     if (eq == std::string::npos || !parse_dtype(s.substr(eq + 1), &t))
       return InvalidArgument(
           fmt::format("--tensor-type '{}': expected REGEX=TYPE with TYPE one of f32, f16, bf16, q8_0, q4_0", s));
-    try {
-      out.push_back({std::regex(s.substr(0, eq)), s, t});
-    } catch (const std::regex_error& e) {
-      return InvalidArgument(fmt::format("--tensor-type '{}': bad regular expression: {}", s, e.what()));
-    }
+    auto pattern = Pattern::compile(s.substr(0, eq));
+    if (!pattern.ok()) return pattern.status().annotate(fmt::format("--tensor-type '{}'", s));
+    out.push_back({std::move(pattern).value(), s, t});
   }
   return out;
 }

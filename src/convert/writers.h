@@ -4,11 +4,11 @@
 #pragma once
 
 #include <functional>
-#include <regex>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "base/pattern.h"
 #include "base/status.h"
 #include "kernels/tensor.h"
 #include "model/config.h"
@@ -52,7 +52,7 @@ Status write_chatllm_model(const std::string& path, const ModelMeta& meta, const
 // token embedding / output stays at least q8_0 when q4_0 is asked for (pitfall P16).
 // `overrides` (REGEX=TYPE, matched against the canonical and GGUF names) come first.
 struct TypeOverride {
-  std::regex pattern;
+  Pattern pattern;  // PCRE2 with a match limit (base/pattern.h)
   std::string text;
   DType type;
 };

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/io.h"
+#include "base/json.h"
 
 namespace qasr {
 
@@ -18,9 +19,11 @@ Expected<std::vector<TensorView>> parse_safetensors(const uint8_t* bytes, size_t
     return InvalidFormat(
         fmt::format("'{}': safetensors header length {} exceeds the file ({} bytes); truncated or not safetensors",
                     name, hlen, size));
-  json h = json::parse(bytes + 8, bytes + 8 + hlen, nullptr, false);
-  if (h.is_discarded() || !h.is_object())
-    return InvalidFormat(fmt::format("'{}': safetensors header is not a JSON object", name));
+  auto parsed = parse_json(std::string_view(reinterpret_cast<const char*>(bytes + 8), hlen),
+                           fmt::format("'{}': safetensors header", name));
+  if (!parsed.ok()) return parsed.status();
+  const json& h = *parsed;
+  if (!h.is_object()) return InvalidFormat(fmt::format("'{}': safetensors header is not a JSON object", name));
   const uint64_t data_start = 8 + hlen, data_size = size - data_start;
   std::vector<TensorView> out;
   for (const auto& item : h.items()) {
@@ -34,7 +37,7 @@ Expected<std::vector<TensorView>> parse_safetensors(const uint8_t* bytes, size_t
       return err("malformed entry (needs dtype, shape, data_offsets)");
     TensorView t;
     t.name = key;
-    std::string dt = v["dtype"].get<std::string>();
+    const std::string dt = v["dtype"].get<std::string>();
     if (dt == "F32")
       t.dtype = DType::F32;
     else if (dt == "F16")
@@ -88,8 +91,8 @@ Expected<SafetensorsSet> open_safetensors_dir(const std::string& dir) {
   const std::string single = dir + "/model.safetensors", index = dir + "/model.safetensors.index.json";
   if (::stat(index.c_str(), &st) == 0) {
     QASR_ASSIGN_OR_RETURN(std::string text, read_file(index));
-    json j = json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.contains("weight_map") || !j["weight_map"].is_object())
+    QASR_ASSIGN_OR_RETURN(json j, parse_json(text, fmt::format("'{}'", index)));
+    if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
       return InvalidFormat(fmt::format("'{}': no weight_map", index));
     for (auto& [k, v] : j["weight_map"].items()) {
       if (!v.is_string()) return InvalidFormat(fmt::format("'{}': weight_map entry '{}' is not a file name", index, k));

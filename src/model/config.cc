@@ -92,7 +92,28 @@ Status validate_model_config(const ModelConfig& c) {
         a.n_window_infer, t.hidden, t.layers, t.heads, t.kv_heads, t.head_dim, t.intermediate, t.vocab, t.max_position})
     if (v <= 0 || v > kMaxDim)
       return bad(fmt::format("a dimension is {}; every dimension must be in [1, {}]", v, kMaxDim));
-  if (a.layers > 256 || t.layers > 256) return bad(fmt::format("{} / {} layers is implausible", a.layers, t.layers));
+  // Bounds far above every real model, so a hostile config cannot imply huge buffers.
+  struct Bound {
+    const char* what;
+    int value, max;
+  } bounds[] = {{"encoder_layers", a.layers, 256},
+                {"num_hidden_layers", t.layers, 256},
+                {"num_mel_bins", a.num_mel_bins, 1024},
+                {"downsample_hidden_size", a.conv_channels, 8192},
+                {"d_model", a.d_model, 65536},
+                {"encoder_attention_heads", a.heads, 1024},
+                {"encoder_ffn_dim", a.ffn, 1 << 18},
+                {"n_window", a.n_window, 4096},
+                {"n_window_infer", a.n_window_infer, 1 << 20},
+                {"hidden_size", t.hidden, 65536},
+                {"num_attention_heads", t.heads, 1024},
+                {"num_key_value_heads", t.kv_heads, 1024},
+                {"head_dim", t.head_dim, 4096},
+                {"intermediate_size", t.intermediate, 1 << 18},
+                {"vocab_size", t.vocab, 1 << 22},
+                {"max_position_embeddings", t.max_position, 1 << 22}};
+  for (const Bound& b : bounds)
+    if (b.value > b.max) return bad(fmt::format("{} = {} is implausible (at most {})", b.what, b.value, b.max));
   if (a.d_model % a.heads != 0 || a.d_model % 2 != 0)
     return bad(fmt::format("audio d_model {} is not divisible by its {} heads (or is odd)", a.d_model, a.heads));
   if (a.n_window_infer < 2 * a.n_window || a.n_window_infer % (2 * a.n_window) != 0)

@@ -28,6 +28,7 @@ Status decoder_forward(const Model& m, DecoderState& b, ThreadPool& pool, int64_
                     b.rope_sin + i * hd / 2);
   for (size_t li = 0; li < w.layers.size(); ++li) {
     QASR_RETURN_IF_ERROR(ctl.check());
+    if (L > 1) ctl.report("prefill", static_cast<int64_t>(li), static_cast<int64_t>(w.layers.size()));
     const DecoderLayerWeights& l = w.layers[li];
     const int layer = static_cast<int>(li);
     // Attention block.

@@ -65,6 +65,7 @@ Expected<int64_t> encode_audio(const Model& m, EncoderScratch& b, ThreadPool& po
   int64_t row = 0;
   for (int64_t c = 0; c < n_chunks; ++c) {
     QASR_RETURN_IF_ERROR(ctl.check());
+    ctl.report("conv stem", c, n_chunks);
     const int64_t f0 = c * chunk, Lc = std::min(chunk, T - f0);
     // conv_in [mel][L_max][1] (HWC with one channel), zeros beyond the chunk.
     for (int64_t f = 0; f < a.num_mel_bins; ++f)
@@ -90,6 +91,7 @@ Expected<int64_t> encode_audio(const Model& m, EncoderScratch& b, ThreadPool& po
   const int64_t win = a.window_tokens(L_max);
   for (const EncoderLayerWeights& l : w.layers) {
     QASR_RETURN_IF_ERROR(ctl.check());
+    ctl.report("encoder", &l - w.layers.data(), static_cast<int64_t>(w.layers.size()));
     ops::layer_norm(b.x, N, d, l.ln1_g, l.ln1_b, 1e-5f, b.ln);
     ops::matmul(pool, b.ln, N, l.q, l.q_b, b.q);
     ops::matmul(pool, b.ln, N, l.k, l.k_b, b.k);

@@ -181,6 +181,7 @@ Expected<Transcript> transcribe(Session& s, ThreadPool& pool, const Pcm16k& audi
     if (!streamer.push(next.id)) return Cancelled("stopped by the text callback");
     if (n_gen == o.max_new_tokens) break;
     QASR_RETURN_IF_ERROR(o.control.check());
+    if (n_gen % 16 == 0) o.control.report("decode", n_gen, o.max_new_tokens);
     embed_token(m, next.id, d.x);
     QASR_RETURN_IF_ERROR(decoder_forward(m, d, pool, L + n_gen - 1, 1));
     decoder_logits(m, d, pool, d.x);

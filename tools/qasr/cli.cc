@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -63,6 +64,18 @@ int threads_or_default(int requested) {
 
 CLI::Option* add_threads_option(CLI::App* app, int* threads, const std::string& help) {
   return app->add_option("--threads", *threads, help)->check(CLI::Range(1, 1024));
+}
+
+CLI::Validator finite_range(double lo, double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& v) -> std::string {
+        char* end = nullptr;
+        const double d = std::strtod(v.c_str(), &end);
+        if (v.empty() || *end != '\0' || !std::isfinite(d) || d < lo || d > hi)
+          return fmt::format("'{}' is not a number in [{}, {}]", v, lo, hi);
+        return "";
+      },
+      fmt::format("NUMBER in [{}, {}]", lo, hi));
 }
 
 Progress::Progress(bool enabled) : enabled_(enabled), tty_(::isatty(2) != 0) {}

@@ -44,6 +44,9 @@ int threads_or_default(int requested);
 // Adds --threads with its range check ([1, 1024]).
 CLI::Option* add_threads_option(CLI::App* app, int* threads, const std::string& help);
 
+// A CLI11 check that a number is finite and inside [lo, hi] (CLI::Range lets NaN through).
+CLI::Validator finite_range(double lo, double hi);
+
 // Progress lines on stderr: rewritten in place on a terminal, one line each otherwise;
 // silent when disabled (--quiet, or not a terminal without --progress).
 class Progress {

@@ -179,7 +179,7 @@ void add_model_commands(CLI::App& app, Commands& cmds) {
   in->add_option("model", ia->path, "model folder or file")->required();
   in->add_option("--max-audio-seconds", ia->max_audio, "session limit to size")
       ->capture_default_str()
-      ->check(CLI::Range(1.0, 4 * 3600.0));
+      ->check(finite_range(1.0, 4 * 3600.0));
   in->add_option("--max-new-tokens", ia->max_new, "session limit to size")
       ->capture_default_str()
       ->check(CLI::Range(1, 65536));

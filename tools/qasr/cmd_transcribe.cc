@@ -59,6 +59,20 @@ int run_transcribe(const TranscribeArgs& a) {
   if (!session.ok()) return fail(session.status());
   AudioLimits al;
   al.max_seconds = a.max_audio_seconds;
+  Progress progress(a.progress.enabled());
+  if (progress.enabled()) {
+    // Decode progress only with --json: otherwise the streamed transcript shows it.
+    o.control.progress =
+        a.json
+            ? [](void* user, const char* stage, int64_t done,
+                 int64_t
+                     total) { static_cast<Progress*>(user)->update(fmt::format("{} {}/{}", stage, done + 1, total)); }
+            : [](void* user, const char* stage, int64_t done, int64_t total) {
+                if (std::string_view(stage) != "decode")
+                  static_cast<Progress*>(user)->update(fmt::format("{} {}/{}", stage, done + 1, total));
+              };
+    o.control.progress_user = &progress;
+  }
   for (size_t i = 0; i < a.audio.size(); ++i) {
     const double ta = now_ms();
     auto pcm = load_audio_file(a.audio[i], al);
@@ -68,11 +82,13 @@ int run_transcribe(const TranscribeArgs& a) {
     TextCallback cb;
     if (!a.json)
       cb = [&](std::string_view piece) {
+        if (!streamed) progress.done();  // the transcript takes over the terminal
         out(piece);
         streamed = true;
         return out_ok();  // stdout gone: stop generating
       };
     auto r = transcribe(**session, pool, *pcm, o, cb);
+    progress.done();
     if (!out_ok()) return fail(IoError("cannot write the transcript to standard output"));
     if (!r.ok()) return fail(r.status().annotate("'" + a.audio[i] + "'"));
     r->timings.load = i == 0 ? load_ms : 0.0;
@@ -123,7 +139,7 @@ void add_transcribe_commands(CLI::App& app, Commands& cmds) {
   add_threads_option(tr, &a->threads, "threads (default: $QASR_THREADS, else the number of cores)");
   tr->add_option("--max-new-tokens", a->max_new_tokens, "generation limit (default 4096)")->check(CLI::Range(1, 65536));
   tr->add_option("--max-audio-seconds", a->max_audio_seconds, "refuse longer audio (default 1200)")
-      ->check(CLI::Range(1.0, 4 * 3600.0));
+      ->check(finite_range(1.0, 4 * 3600.0));
   tr->add_option("--kv-cache", a->kv_cache, "KV cache precision: f16 (default) or f32 (exact)")
       ->check(CLI::IsMember({"f16", "f32"}));
   tr->add_flag("--ignore-eos", a->ignore_eos, "keep generating until --max-new-tokens");

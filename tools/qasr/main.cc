@@ -1,6 +1,7 @@
 // qasr: the command-line entry point. Builds the command tree (one file per command
 // group, tools/qasr/cmd_*.cc), runs the chosen command and maps what went wrong to one
 // `qasr: error:` line and an exit code (cli.h). No exception leaves main().
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <new>
@@ -9,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "base/io.h"
+#include "base/mapped_file.h"
 #include "base/memory.h"
 #include "cli.h"
 
@@ -16,6 +18,9 @@ int main(int argc, char** argv) {
   using namespace qasr::cli;
   qasr::configure_allocator();
   qasr::install_output_cleanup_handlers();
+  qasr::install_sigbus_handler(exit_code(qasr::StatusCode::kIoError));
+  // A file-size limit (ulimit -f) must fail the write with EFBIG and a message, not kill.
+  std::signal(SIGXFSZ, SIG_IGN);
   try {
     CLI::App app{"qasr: Qwen3-ASR speech recognition on CPU"};
     app.require_subcommand(1);
