@@ -8,7 +8,7 @@ PKGS=(
   g++ cmake ninja-build pkg-config git ca-certificates
   # libraries (see README "Dependencies")
   libsndfile1-dev libsoxr-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-  libcpp-httplib-dev libpcre2-dev libutf8proc-dev libopencc-dev libopenblas-dev
+  libboost1.81-dev zlib1g-dev libpcre2-dev libutf8proc-dev libopencc-dev libopenblas-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy ffmpeg
   # fuzzing (clang + libFuzzer) and leak tools
@@ -17,6 +17,8 @@ PKGS=(
   clang-format-14 clang-format clang-tidy-14
   # benchmark: alternative allocators, the HTML report's browser check
   libjemalloc2 libmimalloc2.0 chromium
+  # the server's scale-out tests: a load balancer (Node for the openai client: scripts/setup_node.sh)
+  haproxy
 )
 if [ "${QASR_SETUP_EXTRA:-}" != "" ]; then
   # shellcheck disable=SC2206

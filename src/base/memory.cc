@@ -1,9 +1,13 @@
 #include "base/memory.h"
 
 #include <malloc.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
+#include <string>
+#include <vector>
 
 namespace qasr {
 namespace {
@@ -50,6 +54,28 @@ MemoryProbe read_memory() {
 
 void trim_heap() {
   malloc_trim(0);
+}
+
+int64_t resident_bytes_of(const void* p, size_t n) {
+  if (!p || n == 0) return 0;
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(p) & ~(page - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + n + page - 1) & ~(page - 1);
+  std::vector<unsigned char> vec((end - begin) / page);
+  if (::mincore(reinterpret_cast<void*>(begin), end - begin, vec.data()) != 0) return 0;
+  int64_t resident = 0;
+  for (unsigned char v : vec) resident += v & 1;
+  return resident * static_cast<int64_t>(page);
+}
+
+bool read_memory_of(int pid, MemoryProbe* out) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/status";
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (!f) return false;
+  std::fclose(f);
+  *out = MemoryProbe{};
+  scan(path.c_str(), *out, false);
+  return true;
 }
 
 void configure_allocator() {

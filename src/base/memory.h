@@ -21,6 +21,14 @@ struct MemoryProbe {
 
 MemoryProbe read_memory();
 
+// Bytes of [p, p + n) that are resident now (mincore over whole pages); works for file
+// mappings and anonymous reservations alike.
+int64_t resident_bytes_of(const void* p, size_t n);
+
+// The memory probe of another process (for the server benchmark): VmRSS, RssAnon,
+// RssFile, VmSwap and VmHWM from /proc/PID/status; false if it cannot be read.
+bool read_memory_of(int pid, MemoryProbe* out);
+
 // malloc_trim(0): give freed heap memory back to the OS (glibc).
 void trim_heap();
 

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "base/memory.h"
 #include "model/tensor_specs.h"
 
 namespace qasr {
@@ -70,6 +71,12 @@ size_t Model::owned_bytes() const {
   size_t n = 0;
   for (const auto& v : small_) n += v->size() * sizeof(float);
   n += enc_.pos_emb.size() * sizeof(float) + dec_.inv_freq.size() * sizeof(float);
+  return n;
+}
+
+int64_t Model::resident_bytes() const {
+  int64_t n = static_cast<int64_t>(owned_bytes());
+  for (const auto& f : src_.files) n += resident_bytes_of(f->data(), f->size());
   return n;
 }
 

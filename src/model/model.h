@@ -85,6 +85,8 @@ class Model {
   // What the model holds: bytes of mapped files and of memory it owns.
   size_t mapped_bytes() const { return src_.mapped_bytes(); }
   size_t owned_bytes() const;
+  // Bytes of the mapped files resident right now (mincore), plus owned_bytes().
+  int64_t resident_bytes() const;
 
  private:
   Model() = default;
