@@ -161,7 +161,9 @@ void ModelManager::drop(Entry& e, const char* reason, std::vector<std::shared_pt
   e.state = ModelState::kUnloaded;
   e.measured = false;
   e.file_resident = 0;
-  ManagerEvent ev{ManagerEvent::kUnloaded, e.spec.name};
+  ManagerEvent ev;
+  ev.kind = ManagerEvent::kUnloaded;
+  ev.name = e.spec.name;
   ev.reason = reason;
   events.push_back(ev);
 }
@@ -225,7 +227,9 @@ void ModelManager::run_load(Entry* e) {
   std::vector<ManagerEvent> events;
   {
     std::lock_guard<std::mutex> lk(mu_);
-    ManagerEvent ev{m.ok() ? ManagerEvent::kLoaded : ManagerEvent::kLoadFailed, e->spec.name};
+    ManagerEvent ev;
+    ev.kind = m.ok() ? ManagerEvent::kLoaded : ManagerEvent::kLoadFailed;
+    ev.name = e->spec.name;
     ev.seconds = (now_ms() - t0) / 1000.0;
     if (m.ok()) {
       e->model = std::move(m).value();

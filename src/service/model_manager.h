@@ -68,7 +68,7 @@ struct ModelStatus {
 
 // What happened, for logs and metrics.
 struct ManagerEvent {
-  enum Kind { kLoaded, kLoadFailed, kUnloaded } kind;
+  enum Kind { kLoaded, kLoadFailed, kUnloaded } kind = kLoaded;
   std::string name;
   double seconds = 0;          // load time
   std::string reason;          // unload reason: "lru", "budget", "ttl", "manual", "shutdown"
