@@ -15,6 +15,8 @@
 
 #include <fmt/format.h>
 
+#include "base/memory.h"
+
 namespace qasr {
 
 namespace {
@@ -169,6 +171,10 @@ VirtualBuffer& VirtualBuffer::operator=(VirtualBuffer&& o) noexcept {
 
 VirtualBuffer::~VirtualBuffer() {
   if (data_) ::munmap(data_, size_);
+}
+
+int64_t VirtualBuffer::resident_bytes() const {
+  return resident_bytes_of(data_, size_);
 }
 
 void VirtualBuffer::release_pages() {

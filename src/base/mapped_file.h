@@ -63,6 +63,8 @@ class VirtualBuffer {
   size_t size() const { return size_; }
   // Gives touched pages back to the OS (MADV_DONTNEED); contents become zero.
   void release_pages();
+  // Bytes of it resident now (mincore).
+  int64_t resident_bytes() const;
 
  private:
   void* data_ = nullptr;

@@ -31,6 +31,7 @@ struct EncoderScratch {
 
   static Expected<EncoderScratch> create(const AudioConfig& a, int64_t max_tokens);
   size_t reserved_bytes() const { return mem_.size(); }
+  int64_t resident_bytes() const { return mem_.resident_bytes(); }
   void release_pages() { mem_.release_pages(); }
 
  private:
@@ -51,6 +52,7 @@ class KvCache {
   int64_t head_stride() const { return max_positions_ * head_dim_; }
   int64_t max_positions() const { return max_positions_; }
   size_t reserved_bytes() const { return mem_.size(); }
+  int64_t resident_bytes() const { return mem_.resident_bytes(); }
   void release_pages() { mem_.release_pages(); }
 
  private:
@@ -74,6 +76,7 @@ struct DecoderState {
 
   static Expected<DecoderState> create(const ModelConfig& c, int64_t max_rows, int64_t max_positions, bool kv_f16);
   size_t reserved_bytes() const { return mem_.size() + kv.reserved_bytes(); }
+  int64_t resident_bytes() const { return mem_.resident_bytes() + kv.resident_bytes(); }
   void release_pages() {
     mem_.release_pages();
     kv.release_pages();

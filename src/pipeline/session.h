@@ -43,6 +43,8 @@ class Session {
   // Bytes of address space reserved (KV cache + scratch).
   size_t reserved_bytes() const { return enc.reserved_bytes() + dec.reserved_bytes() + generated_.size(); }
   size_t kv_cache_bytes() const { return dec.kv.reserved_bytes(); }
+  // Bytes of the reservations resident now: the working set of the request so far.
+  int64_t resident_bytes() const { return enc.resident_bytes() + dec.resident_bytes() + generated_.resident_bytes(); }
 
   EncoderScratch enc;
   DecoderState dec;

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
     add_model_commands(app, cmds);
     add_text_commands(app, cmds);
     add_bench_commands(app, cmds, argv);
+    add_serve_commands(app, cmds);
     try {
       app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
