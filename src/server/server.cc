@@ -124,20 +124,23 @@ struct Job {
   }
 };
 
-// The admission queue: at most `capacity` jobs waiting for a worker.
+// The admission queue: a job is admitted when a worker is idle or fewer than `capacity`
+// jobs are waiting for one.
 class JobQueue {
  public:
   explicit JobQueue(int capacity) : capacity_(capacity) {}
   bool try_push(std::shared_ptr<Job> j) {
     std::lock_guard<std::mutex> lk(mu_);
-    if (closed_ || static_cast<int>(q_.size()) >= capacity_) return false;
+    if (closed_ || static_cast<int>(q_.size()) >= capacity_ + idle_) return false;
     q_.push_back(std::move(j));
     cv_.notify_one();
     return true;
   }
   std::shared_ptr<Job> pop() {
     std::unique_lock<std::mutex> lk(mu_);
+    ++idle_;
     cv_.wait(lk, [&] { return closed_ || !q_.empty(); });
+    --idle_;
     if (q_.empty()) return nullptr;
     auto j = std::move(q_.front());
     q_.pop_front();
@@ -162,6 +165,7 @@ class JobQueue {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Job>> q_;
+  int idle_ = 0;  // workers waiting in pop()
   bool closed_ = false;
 };
 
@@ -640,10 +644,35 @@ struct Server::Impl {
     const double timeout = cfg.request_timeout_s > 0 ? cfg.request_timeout_s : std::max(120.0, 2.5 * s);
     job.opts.control.deadline_ms = now_ms() + timeout * 1000.0;
     job.opts.control.cancel = &job.cancel;
+    if (cfg.debug_step_delay_ms > 0) {
+      job.opts.control.progress = [](void* user, const char*, int64_t, int64_t) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(*static_cast<const int*>(user)));
+      };
+      job.opts.control.progress_user = const_cast<int*>(&cfg.debug_step_delay_ms);
+    }
     return std::nullopt;
   }
 
   // ---- one connection ----
+
+  // After refusing a body: stop sending, then read and discard what the client is still
+  // sending (for at most 2 s and 64 MiB, nothing kept), so it receives the response
+  // instead of a reset. Closing with unread data would make the kernel send RST.
+  void linger_close(tcp::socket& sock) {
+    ::shutdown(sock.native_handle(), SHUT_WR);
+    char sink[16384];
+    const double until = now_ms() + 2000;
+    size_t total = 0;
+    while (now_ms() < until && total < (size_t{64} << 20)) {
+      const ssize_t n = ::recv(sock.native_handle(), sink, sizeof sink, 0);
+      if (n == 0) break;
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
+        break;
+      }
+      total += static_cast<size_t>(n);
+    }
+  }
 
   template <class Body>
   bool write_message(tcp::socket& sock, http::response<Body>& res) {
@@ -692,6 +721,32 @@ struct Server::Impl {
     return ec;
   }
 
+  // Answers a request that could not be read (then the connection closes).
+  void refuse_request(tcp::socket& sock, beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
+        ec == http::error::partial_message)
+      return;  // the client went away
+    Request r;
+    r.version(11);
+    r.keep_alive(false);
+    if (ec == http::error::body_limit) {
+      metrics.add("qasr_requests_rejected_total", {{"reason", "too_large"}}, 1,
+                  "Requests refused before transcription");
+      auto res =
+          make_error(r, {413, "invalid_request_error", "request_too_large", "file",
+                         fmt::format("Maximum content size limit ({}) exceeded", cfg.max_upload_bytes), 0, true});
+      write_message(sock, res);
+      linger_close(sock);
+    } else if (ec == net::error::timed_out) {
+      auto res = make_error(r, {408, "invalid_request_error", "timeout", "", "request not received in time"});
+      write_message(sock, res);
+    } else {
+      auto res = make_error(r, bad_request(fmt::format("malformed HTTP request: {}", ec.message())));
+      write_message(sock, res);
+      linger_close(sock);
+    }
+  }
+
   void serve_connection(tcp::socket sock) {
     set_timeouts(sock, 1.0, 30.0);
     beast::flat_buffer buf;
@@ -705,21 +760,8 @@ struct Server::Impl {
           sock, buf, parser, [&] { return parser.is_header_done(); },
           now_ms() + 1000.0 * (cfg.header_timeout_s * (buf.size() ? 1 : 6)), &got);
       if (ec) {
-        if (ec == net::error::timed_out && got) {
-          Request dummy;
-          dummy.version(11);
-          dummy.keep_alive(false);
-          auto res =
-              make_error(dummy, {408, "invalid_request_error", "timeout", "", "request header not received in time"});
-          write_message(sock, res);
-        } else if (ec == http::error::header_limit || ec == http::error::bad_method || ec == http::error::bad_target ||
-                   ec == http::error::bad_version || ec == http::error::bad_field || ec == http::error::bad_value) {
-          Request dummy;
-          dummy.version(11);
-          dummy.keep_alive(false);
-          auto res = make_error(dummy, bad_request(fmt::format("malformed HTTP request: {}", ec.message())));
-          write_message(sock, res);
-        }
+        if (ec == net::error::timed_out && !got) return;  // an idle keep-alive connection
+        refuse_request(sock, ec);
         return;
       }
       const auto& hdr = parser.get();
@@ -750,21 +792,7 @@ struct Server::Impl {
       ec = read_until(
           sock, buf, parser, [&] { return parser.is_done(); }, now_ms() + 1000.0 * cfg.body_timeout_s, &got);
       if (ec) {
-        if (ec == http::error::body_limit) {
-          metrics.add("qasr_requests_rejected_total", {{"reason", "too_large"}}, 1,
-                      "Requests refused before transcription");
-          auto res = make_error(
-              early, {413, "invalid_request_error", "request_too_large", "file",
-                      fmt::format("Maximum content size limit ({}) exceeded", cfg.max_upload_bytes), 0, true});
-          write_message(sock, res);
-        } else if (ec == net::error::timed_out) {
-          auto res =
-              make_error(early, {408, "invalid_request_error", "timeout", "", "request body not received in time"});
-          write_message(sock, res);
-        } else if (ec != http::error::end_of_stream && ec != net::error::eof && ec != net::error::connection_reset) {
-          auto res = make_error(early, bad_request(fmt::format("malformed HTTP request: {}", ec.message())));
-          write_message(sock, res);
-        }
+        refuse_request(sock, ec);
         return;
       }
       Request req = parser.release();

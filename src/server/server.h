@@ -46,6 +46,10 @@ struct ServerConfig {
   int max_connections = 256;
   bool log_json = false;
   std::string aligner;  // name of a forced-aligner model (word timestamps); empty: none
+  // Tests only (hidden flag --debug-step-delay-ms): sleep this long at every progress
+  // report of a transcription (per encoder layer, prefill layer and 16 decoded tokens), so
+  // tests can hold a worker for a known time on a tiny model.
+  int debug_step_delay_ms = 0;
 };
 
 class Server {
