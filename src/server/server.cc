@@ -975,10 +975,10 @@ struct Server::Impl {
         beast::error_code e;
         s.shutdown(tcp::socket::shutdown_both, e);
         s.close(e);
-        if (--connections == 0) {
-          std::lock_guard<std::mutex> lk(done_mu);
-          done_cv.notify_all();
-        }
+        // Under the lock: the destructor may free this Impl as soon as it sees zero.
+        std::lock_guard<std::mutex> lk(done_mu);
+        --connections;
+        done_cv.notify_all();
       }).detach();
     }
   }
@@ -998,9 +998,14 @@ Server::~Server() {
   s.queue.close();
   for (std::thread& w : s.workers)
     if (w.joinable()) w.join();
-  // Connection threads end within a receive timeout once stopping is set.
-  std::unique_lock<std::mutex> lk(s.done_mu);
-  s.done_cv.wait_for(lk, std::chrono::seconds(40), [&] { return s.connections.load() == 0; });
+  // Connection threads end within a receive timeout once stopping is set (their jobs were
+  // finished or cancelled above); each may still touch this Impl until it has counted down.
+  {
+    std::unique_lock<std::mutex> lk(s.done_mu);
+    s.done_cv.wait(lk, [&] { return s.connections.load() == 0; });
+  }
+  // The models unload now, while the metrics and the log their events go to still exist.
+  s.manager.reset();
 }
 
 int Server::port() const {

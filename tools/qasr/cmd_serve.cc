@@ -105,11 +105,9 @@ int run_serve(ServeArgs a) {
   if (const char* key = std::getenv("QASR_API_KEY"); key && a.cfg.api_key.empty()) a.cfg.api_key = key;
   auto server = Server::create(a.cfg, std::move(specs), a.manager);
   if (!server.ok()) return fail(server.status());
-  out(fmt::format("qasr serve: listening on http://{}:{}\n", a.cfg.host, (*server)->port()));
-  out_ok();  // flushes, so a parent reading the port sees it now
   // SIGTERM/SIGINT start the drain. Any thread may receive them (libraries start threads
   // of their own before main), so the handler only writes a byte to a pipe; a thread
-  // reading it asks the server to drain.
+  // reading it asks the server to drain. Installed before the port is announced.
   if (::pipe2(g_signal_pipe, O_CLOEXEC) != 0) return fail(errno_status(errno, "pipe"));
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
@@ -124,6 +122,8 @@ int run_serve(ServeArgs a) {
       s->request_drain();
     }
   });
+  out(fmt::format("qasr serve: listening on http://{}:{}\n", a.cfg.host, (*server)->port()));
+  out_ok();  // flushes, so a parent reading the port sees it now
   const Status st = (*server)->run();
   const char quit = 'q';
   (void)!::write(g_signal_pipe[1], &quit, 1);
