@@ -9,9 +9,9 @@ SECONDS_PER=${FUZZ_SECONDS:-30}
 JOBS=${JOBS:-$(nproc)}
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DQASR_BUILD_FUZZERS=ON -DQASR_BUILD_TESTS=OFF > /dev/null
-cmake --build build-fuzz -j"$JOBS" --target fuzz_gguf fuzz_chatllm fuzz_safetensors fuzz_audio
+cmake --build build-fuzz -j"$JOBS" --target fuzz_gguf fuzz_chatllm fuzz_safetensors fuzz_audio fuzz_multipart fuzz_results
 mkdir -p build-fuzz/artifacts
-for h in gguf chatllm safetensors audio; do
+for h in gguf chatllm safetensors audio multipart results; do
   work=build-fuzz/corpus-$h
   rm -rf "$work" && mkdir -p "$work" && cp tests/fuzz/corpus/$h/* "$work"/
   echo "== fuzz_$h for ${SECONDS_PER}s"

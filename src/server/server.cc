@@ -242,6 +242,7 @@ struct Server::Impl {
   bool done = false;
   double started_s = 0;
   int threads_per_worker = 1;
+  std::string replica;  // X-Qasr-Replica
   std::mutex log_mu;
 
   explicit Impl(const ServerConfig& c) : cfg(c), queue(c.queue) {}
@@ -318,7 +319,11 @@ struct Server::Impl {
     if (e.kind == ManagerEvent::kLoaded) {
       metrics.add("qasr_model_loads_total", {{"model", e.name}}, 1, "Model loads");
       metrics.observe("qasr_model_load_seconds", {{"model", e.name}}, e.seconds, "Time to load a model");
-      log({{"level", "info"}, {"msg", "model loaded"}, {"model", e.name}, {"load_s", e.seconds}});
+      log({{"level", "info"},
+           {"msg", "model loaded"},
+           {"model", e.name},
+           {"load_s", e.seconds},
+           {"rss_anon_before_mb", e.rss_anon_bytes / 1048576.0}});
     } else if (e.kind == ManagerEvent::kLoadFailed) {
       metrics.add("qasr_model_load_failures_total", {{"model", e.name}}, 1, "Failed model loads");
       log({{"level", "error"}, {"msg", "model load failed"}, {"model", e.name}, {"error", e.error}});
@@ -330,7 +335,8 @@ struct Server::Impl {
            {"msg", "model unloaded"},
            {"model", e.name},
            {"reason", e.reason},
-           {"released_mb", e.released_bytes / 1048576.0}});
+           {"released_mb", e.released_bytes / 1048576.0},
+           {"rss_anon_after_mb", e.rss_anon_bytes / 1048576.0}});
     }
   }
 
@@ -404,6 +410,7 @@ struct Server::Impl {
   Response make(const Request& req, http::status st, std::string body, const char* type) {
     Response res{st, req.version()};
     res.set(http::field::server, "qasr/" QASR_VERSION);
+    res.set("x-qasr-replica", replica);
     res.set(http::field::content_type, type);
     res.keep_alive(req.keep_alive());
     res.body() = std::move(body);
@@ -883,6 +890,7 @@ struct Server::Impl {
     auto start_stream = [&] {
       if (header_sent) return true;
       sse_head.set(http::field::server, "qasr/" QASR_VERSION);
+      sse_head.set("x-qasr-replica", replica);
       sse_head.set(http::field::content_type, "text/event-stream");
       sse_head.set(http::field::cache_control, "no-cache");
       sse_head.set("x-accel-buffering", "no");
@@ -1043,6 +1051,8 @@ Expected<std::unique_ptr<Server>> Server::create(const ServerConfig& cfg, std::v
   if (!ec) s->acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) return Unavailable(fmt::format("cannot listen on {}:{}: {}", cfg.host, cfg.port, ec.message()));
   s->started_s = static_cast<double>(std::time(nullptr));
+  s->replica =
+      cfg.replica_name.empty() ? fmt::format("{}:{}", cfg.host, s->acceptor.local_endpoint().port()) : cfg.replica_name;
   s->metrics.set("qasr_build_info", {{"version", QASR_VERSION}}, 1, "qasr build");
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }

@@ -50,6 +50,7 @@ struct ServerConfig {
   // report of a transcription (per encoder layer, prefill layer and 16 decoded tokens), so
   // tests can hold a worker for a known time on a tiny model.
   int debug_step_delay_ms = 0;
+  std::string replica_name;  // sent as X-Qasr-Replica on every response (default host:port)
 };
 
 class Server {

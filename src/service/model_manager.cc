@@ -176,8 +176,9 @@ void ModelManager::finish_drops(std::vector<std::shared_ptr<const Model>>& dropp
     dropped.clear();
     trim_heap();
     const int64_t released = std::max<int64_t>(0, before - rss_now());
+    const int64_t anon = read_memory().rss_anon;
     for (ManagerEvent& ev : events)
-      if (ev.kind == ManagerEvent::kUnloaded) ev.released_bytes = released;
+      if (ev.kind == ManagerEvent::kUnloaded) ev.released_bytes = released, ev.rss_anon_bytes = anon;
   }
   if (hooks_.on_event)
     for (const ManagerEvent& ev : events) hooks_.on_event(ev);
@@ -231,6 +232,7 @@ void ModelManager::run_load(Entry* e) {
     ev.kind = m.ok() ? ManagerEvent::kLoaded : ManagerEvent::kLoadFailed;
     ev.name = e->spec.name;
     ev.seconds = (now_ms() - t0) / 1000.0;
+    ev.rss_anon_bytes = anon0;
     if (m.ok()) {
       e->model = std::move(m).value();
       e->state = ModelState::kLoaded;

@@ -73,6 +73,9 @@ struct ManagerEvent {
   double seconds = 0;          // load time
   std::string reason;          // unload reason: "lru", "budget", "ttl", "manual", "shutdown"
   int64_t released_bytes = 0;  // process RSS given back by the unload (and trim)
+  // RssAnon of the process just before a load started / just after an unload and trim:
+  // a model that gives all back leaves RssAnon where it was before its load.
+  int64_t rss_anon_bytes = 0;
   std::string error;
 };
 

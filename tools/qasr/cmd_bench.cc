@@ -18,6 +18,7 @@
 #include "bench/chatllm_engine.h"
 #include "bench/leak_check.h"
 #include "bench/report.h"
+#include "bench/serve_bench.h"
 #include "bench/speed_bench.h"
 #include "bench/switch_bench.h"
 #include "cli.h"
@@ -267,6 +268,44 @@ void add_bench_commands(CLI::App& app, Commands& cmds, char** argv) {
   sp->add_flag("!--no-peaks", spc.measure_peaks, "skip measuring read bandwidth and FMA peak");
   sp->add_option("--json", sa->json, "write results JSON");
   cmds.push_back({sp, [sa] { return run_speed(*sa); }});
+
+  struct ServeArgs {
+    ServeBenchConfig cfg;
+    std::string json, html;
+  };
+  auto va = std::make_shared<ServeArgs>();
+  ServeBenchConfig& vc = va->cfg;
+  auto* sb = bench->add_subcommand(
+      "serve", "Load generator over HTTP against a qasr serve it starts (arguments after --) or --url");
+  sb->add_option("--url", vc.url, "an existing server or balancer, http://HOST:PORT");
+  sb->add_option("--replica-url", vc.replica_urls, "a replica behind --url whose /metrics to read (repeatable)");
+  sb->add_option("--model", vc.models, "model name of the request mix (repeatable; clients alternate)")->required();
+  sb->add_option("--audio", vc.audio, "audio file sent in every request")->required();
+  sb->add_option("--clients", vc.clients, "concurrent clients")->capture_default_str()->check(CLI::Range(1, 1024));
+  sb->add_option("--requests", vc.requests, "requests in all")->check(CLI::Range(1, 10000000));
+  sb->add_option("--duration", vc.duration_s, "seconds to run (instead of --requests)")->check(finite_range(0.1, 1e6));
+  sb->add_option("--response-format", vc.response_format, "json | text | srt | vtt | verbose_json")
+      ->capture_default_str();
+  sb->add_flag("--stream", vc.stream, "stream: true (time to first token measured by the client)");
+  sb->add_flag("--model-header", vc.model_header, "send X-Model (for a balancer routing on it)");
+  sb->add_option("--api-key", vc.api_key, "Authorization: Bearer KEY");
+  sb->add_option("--compare-cli", vc.compare_cli_model, "model PATH: also time qasr transcribe of the clip with it");
+  add_threads_option(sb, &vc.threads, "threads of the qasr transcribe comparison (match the server's --threads)");
+  sb->add_option("--work-dir", vc.work_dir, "server log and scratch")->capture_default_str();
+  sb->add_option("--json", va->json, "write results JSON");
+  sb->add_option("--report", va->html, "write the HTML report");
+  sb->add_option("server-args", vc.server_args, "after --: arguments of the qasr serve to start");
+  cmds.push_back({sb, [va] {
+                    ServeBenchConfig c = va->cfg;
+                    c.self = self_path();
+                    if (c.url.empty() && c.server_args.empty())
+                      return fail(InvalidArgument("bench serve: give --url, or qasr serve arguments after --"));
+                    auto r = run_serve_bench(c);
+                    if (!r.ok()) return fail(r.status());
+                    out(format_serve_summary(*r));
+                    if (int rc = write_output(va->json, dump_json(*r, 2) + "\n")) return rc;
+                    return write_output(va->html, render_serve_report(*r));
+                  }});
 
   struct ReportArgs {
     std::string in, out;

@@ -190,6 +190,7 @@ void add_serve_commands(CLI::App& app, Commands& cmds) {
       ->check(finite_range(0, 86400));
   sv->add_option("--log-format", c.log_json, "text | json")
       ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"text", false}, {"json", true}}));
+  sv->add_option("--replica-name", c.replica_name, "name sent as X-Qasr-Replica on every response (default HOST:PORT)");
   sv->add_option("--debug-step-delay-ms", c.debug_step_delay_ms, "(tests) slow every transcription step")
       ->group("")
       ->check(CLI::Range(0, 10000));
