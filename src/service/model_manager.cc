@@ -289,7 +289,15 @@ Expected<ModelHandle> ModelManager::acquire(const std::string& name, const Cance
       break;
     }
     if (e.state == ModelState::kUnloaded || e.state == ModelState::kFailed) {
-      if (make_room(lk, e, dropped, events)) {
+      const bool room = make_room(lk, e, dropped, events);
+      if (!dropped.empty()) {
+        // Give the victims' memory back before this load starts (and measures), then look again.
+        lk.unlock();
+        finish_drops(dropped, events);
+        lk.lock();
+        continue;
+      }
+      if (room) {
         start_load(e);
         waited_for = e.generation;
       } else {
