@@ -82,6 +82,8 @@ std::vector<Planned> plan_tensors(const SynthSpec& sp) {
       pl.scale = cs / std::sqrt(static_cast<float>(C));
     else if (encoder_attn && ends_with(n, ".weight"))
       pl.scale = as;
+    else if (n.find("model.layers.") != std::string::npos && ends_with(n, "o_proj.weight"))
+      pl.scale = 0.02f * sp.dec_attn_out_scale;
     else if (ends_with(n, "q_norm.weight") || ends_with(n, "k_norm.weight"))
       pl = {n, t.shape, Planned::kOnes, -sp.qk_norm_scale};
     else if (t.is_vector() && (ends_with(n, "norm.weight") || ends_with(n, "ln_post.weight")))
@@ -132,22 +134,37 @@ nlohmann::json config_json(const SynthSpec& sp, const nlohmann::json& languages)
                          {"rope_theta", t.rope_theta},
                          {"tie_word_embeddings", true},
                          {"vocab_size", t.vocab}};
-  return {{"architectures", {"Qwen3ASRForConditionalGeneration"}},
-          {"model_type", "qwen3_asr"},
-          {"support_languages", languages},
-          {"qasr_synthetic", "random weights written by `qasr synth`; transcripts are meaningless"},
-          {"thinker_config",
-           {{"model_type", "qwen3_asr"},
-            {"audio_config", audio},
-            {"text_config", text},
-            {"audio_token_id", 151676},
-            {"audio_start_token_id", 151669},
-            {"audio_end_token_id", 151670},
-            {"dtype", "bfloat16"}}}};
+  const bool aligner = sp.config.kind == ModelKind::kForcedAligner;
+  if (aligner) text["tie_word_embeddings"] = false;
+  nlohmann::json thinker = {{"model_type", aligner ? "qwen3_forced_aligner" : "qwen3_asr"},
+                            {"audio_config", audio},
+                            {"text_config", text},
+                            {"audio_token_id", 151676},
+                            {"audio_start_token_id", 151669},
+                            {"audio_end_token_id", 151670},
+                            {"dtype", "bfloat16"}};
+  nlohmann::json root = {{"architectures", {"Qwen3ASRForConditionalGeneration"}},
+                         {"model_type", "qwen3_asr"},
+                         {"support_languages", languages},
+                         {"qasr_synthetic", "random weights written by `qasr synth`; outputs are meaningless"}};
+  // The forced aligner's own keys, where the official config has them (spec §8.5).
+  if (aligner) {
+    thinker["classify_num"] = sp.config.classify_num;
+    root["timestamp_token_id"] = sp.config.timestamp_token_id;
+    root["timestamp_segment_time"] = sp.config.timestamp_segment_ms;
+  }
+  root["thinker_config"] = thinker;
+  return root;
 }
 
-Expected<nlohmann::json> real_languages(const std::string& assets) {
-  QASR_ASSIGN_OR_RETURN(std::string real_cfg, read_file(assets + "/qwen3-asr-0.6b/config.json"));
+// The folder of the real config files to copy: the aligner's own (its tokenizer_config has
+// <timestamp>, its languages are 11) or the ASR model's.
+std::string config_dir(const SynthSpec& sp, const std::string& assets) {
+  return assets + (sp.config.kind == ModelKind::kForcedAligner ? "/qwen3-forcedaligner-0.6b" : "/qwen3-asr-0.6b");
+}
+
+Expected<nlohmann::json> real_languages(const std::string& cfgdir) {
+  QASR_ASSIGN_OR_RETURN(std::string real_cfg, read_file(cfgdir + "/config.json"));
   nlohmann::json rc = nlohmann::json::parse(real_cfg, nullptr, false);
   return rc.is_object() && rc.contains("support_languages") ? rc["support_languages"] : nlohmann::json::array();
 }
@@ -168,22 +185,43 @@ Expected<SynthSpec> synth_preset(const std::string& name) {
   t.rope_theta = 1e6;
   t.max_position = 65536;
   sp.config.audio_token_id = 151676;
-  if (name == "tiny" || name == "tiny-plain") {
+  const bool aligner = name == "aligner" || name == "tiny-aligner";
+  if (aligner) {
+    // Qwen3-ForcedAligner-0.6B: the 1.7B model's encoder, the 0.6B model's decoder, a
+    // 5000-class head, its own vocabulary size and 8192 positions.
+    sp.config.kind = ModelKind::kForcedAligner;
+    sp.config.classify_num = 5000;
+    sp.config.timestamp_token_id = 151705;
+    sp.config.timestamp_segment_ms = 80;
+    t.vocab = 152064;
+    t.max_position = 8192;
+    t.tie_word_embeddings = false;
+  }
+  if (name == "tiny" || name == "tiny-plain" || name == "tiny-aligner") {
     a.d_model = 64, a.layers = 2, a.heads = 4, a.ffn = 128, a.conv_channels = 32, a.output_dim = 128;
     t.hidden = 128, t.layers = 2, t.heads = 4, t.kv_heads = 2, t.head_dim = 32, t.intermediate = 256;
-    if (name == "tiny") {  // sharpened attention, for golden tests (see SynthSpec)
+    if (name != "tiny-plain") {  // sharpened attention, for golden tests (see SynthSpec)
       sp.qk_norm_scale = 4.0f;
       sp.enc_attn_scale = 20.0f;
       sp.conv_scale = 3.0f;
+      // The aligner's <timestamp> rows all embed the same token: attention must carry enough
+      // of their context into the residual stream for the head's argmax to differ between words.
+      if (aligner) sp.dec_attn_out_scale = 25.0f;
     }
   } else if (name == "0.6b") {
     a.d_model = 896, a.layers = 18, a.heads = 14, a.ffn = 3584, a.conv_channels = 480, a.output_dim = 1024;
     t.hidden = 1024, t.layers = 28, t.heads = 16, t.kv_heads = 8, t.head_dim = 128, t.intermediate = 3072;
-  } else if (name == "1.7b") {
+  } else if (name == "1.7b" || name == "aligner") {
     a.d_model = 1024, a.layers = 24, a.heads = 16, a.ffn = 4096, a.conv_channels = 480, a.output_dim = 2048;
-    t.hidden = 2048, t.layers = 28, t.heads = 16, t.kv_heads = 8, t.head_dim = 128, t.intermediate = 6144;
+    if (aligner) {
+      a.output_dim = 1024;
+      t.hidden = 1024, t.layers = 28, t.heads = 16, t.kv_heads = 8, t.head_dim = 128, t.intermediate = 3072;
+    } else {
+      t.hidden = 2048, t.layers = 28, t.heads = 16, t.kv_heads = 8, t.head_dim = 128, t.intermediate = 6144;
+    }
   } else {
-    return InvalidArgument(fmt::format("unknown preset '{}' (tiny, tiny-plain, 0.6b, 1.7b)", name));
+    return InvalidArgument(
+        fmt::format("unknown preset '{}' (tiny, tiny-plain, tiny-aligner, 0.6b, 1.7b, aligner)", name));
   }
   return sp;
 }
@@ -193,12 +231,14 @@ Status write_synthetic_hf(const std::string& dir, const SynthSpec& sp, uint64_t 
   if (is_quantized(dtype))
     return InvalidArgument("--format hf takes f32, f16 or bf16 (quantized types need gguf or chatllm)");
   QASR_RETURN_IF_ERROR(make_dirs(dir));
-  const std::string tokdir = assets + "/qwen3-asr-tokenizer", cfgdir = assets + "/qwen3-asr-0.6b";
-  for (const char* f : {"vocab.json", "merges.txt", "tokenizer_config.json", "chat_template.json"})
-    QASR_RETURN_IF_ERROR(copy_file(tokdir + "/" + f, dir + "/" + f));
+  const std::string tokdir = assets + "/qwen3-asr-tokenizer", cfgdir = config_dir(sp, assets);
+  const bool aligner = sp.config.kind == ModelKind::kForcedAligner;
+  for (const char* f : {"vocab.json", "merges.txt"}) QASR_RETURN_IF_ERROR(copy_file(tokdir + "/" + f, dir + "/" + f));
+  for (const char* f : {"tokenizer_config.json", "chat_template.json"})
+    QASR_RETURN_IF_ERROR(copy_file((aligner ? cfgdir : tokdir) + "/" + f, dir + "/" + f));
   for (const char* f : {"generation_config.json", "preprocessor_config.json"})
     QASR_RETURN_IF_ERROR(copy_file(cfgdir + "/" + f, dir + "/" + f));
-  QASR_ASSIGN_OR_RETURN(nlohmann::json langs, real_languages(assets));
+  QASR_ASSIGN_OR_RETURN(nlohmann::json langs, real_languages(cfgdir));
   QASR_RETURN_IF_ERROR(write_file(dir + "/config.json", config_json(sp, langs).dump(2) + "\n"));
 
   // model.safetensors: header first (offsets known from the plan), then the data.
@@ -257,18 +297,26 @@ Status write_synthetic_hf(const std::string& dir, const SynthSpec& sp, uint64_t 
 
 Status write_synthetic_file(const std::string& path, const SynthSpec& sp, uint64_t seed, const std::string& assets,
                             bool chatllm, DType dtype, const SynthProgress& progress) {
-  QASR_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::load_dir(assets + "/qwen3-asr-tokenizer"));
+  const bool aligner = sp.config.kind == ModelKind::kForcedAligner;
+  if (aligner && chatllm)
+    return InvalidArgument("chatllm.cpp has no forced-aligner format; write the aligner as hf or gguf");
+  const std::string cfgdir = config_dir(sp, assets);
+  QASR_ASSIGN_OR_RETURN(Tokenizer tok, aligner ? Tokenizer::load_files(assets + "/qwen3-asr-tokenizer/vocab.json",
+                                                                       assets + "/qwen3-asr-tokenizer/merges.txt",
+                                                                       cfgdir + "/tokenizer_config.json")
+                                               : Tokenizer::load_dir(assets + "/qwen3-asr-tokenizer"));
   ModelMeta meta;
   meta.config = sp.config;
   meta.tokenizer = &tok;
   QASR_ASSIGN_OR_RETURN(meta.special, find_special_tokens(tok));
-  QASR_RETURN_IF_ERROR(apply_model_config_files(meta.special, assets + "/qwen3-asr-0.6b"));
-  QASR_ASSIGN_OR_RETURN(nlohmann::json langs, real_languages(assets));
+  QASR_RETURN_IF_ERROR(apply_model_config_files(meta.special, cfgdir));
+  QASR_ASSIGN_OR_RETURN(nlohmann::json langs, real_languages(cfgdir));
   for (const auto& l : langs) meta.languages.push_back(l.get<std::string>());
   meta.name = "qasr-synthetic (random weights)";
   meta.progress = progress;
   meta.config_json = config_json(sp, langs).dump();
-  QASR_ASSIGN_OR_RETURN(meta.tokenizer_config_json, read_file(assets + "/qwen3-asr-tokenizer/tokenizer_config.json"));
+  QASR_ASSIGN_OR_RETURN(meta.tokenizer_config_json,
+                        read_file((aligner ? cfgdir : assets + "/qwen3-asr-tokenizer") + "/tokenizer_config.json"));
   std::vector<Planned> plan = plan_tensors(sp);
   std::vector<TensorData> tensors;
   size_t embed_index = 0;

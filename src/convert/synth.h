@@ -17,15 +17,18 @@ namespace qasr {
 struct SynthSpec {
   ModelConfig config;
   // Make attention far from uniform, so wrong windows or masks show in outputs:
-  float qk_norm_scale = 1.0f;   // decoder q_norm/k_norm weights (q/k scales cancel under QK-norm)
-  float enc_attn_scale = 1.0f;  // encoder q/k/v/out projections
-  float conv_scale = 1.0f;      // encoder conv stem
-  bool write_lm_head = true;    // the redundant thinker.lm_head.weight copy of real checkpoints
+  float qk_norm_scale = 1.0f;       // decoder q_norm/k_norm weights (q/k scales cancel under QK-norm)
+  float enc_attn_scale = 1.0f;      // encoder q/k/v/out projections
+  float conv_scale = 1.0f;          // encoder conv stem
+  float dec_attn_out_scale = 1.0f;  // decoder o_proj (the tiny aligner: context into the <timestamp> rows)
+  bool write_lm_head = true;        // the redundant thinker.lm_head.weight copy of real checkpoints
 };
 
-// "tiny" | "tiny-plain" | "0.6b" | "1.7b". "tiny" has sharpened attention (golden
-// tests), "tiny-plain" the plain std-0.02 weights of the full presets. Tiny: text 128 hidden / 2 layers / 4 heads / 2
-// KV / head_dim 32 / FFN 256; audio d_model 64 / 2 layers / 4 heads / FFN 128 / 32 conv channels; real vocab and ids.
+// "tiny" | "tiny-plain" | "tiny-aligner" | "0.6b" | "1.7b" | "aligner". "tiny" and
+// "tiny-aligner" have sharpened attention (golden tests), "tiny-plain" the plain std-0.02
+// weights of the full presets; "aligner" is Qwen3-ForcedAligner-0.6B's shape. Tiny: text 128 hidden / 2 layers / 4
+// heads / 2 KV / head_dim 32 / FFN 256; audio d_model 64 / 2 layers / 4 heads / FFN 128 / 32 conv channels; real vocab
+// and ids.
 Expected<SynthSpec> synth_preset(const std::string& name);
 
 // Writes a Hugging Face folder (safetensors in f32, f16 or bf16). `asset_dir` holds

@@ -148,12 +148,17 @@ Expected<Tokenizer> Tokenizer::from_tables(std::vector<std::string> tokens,
 }
 
 Expected<Tokenizer> Tokenizer::load_dir(const std::string& dir) {
+  return load_files(dir + "/vocab.json", dir + "/merges.txt", dir + "/tokenizer_config.json");
+}
+
+Expected<Tokenizer> Tokenizer::load_files(const std::string& vocab_path, const std::string& merges_path,
+                                          const std::string& config_path) {
   using nlohmann::json;
-  QASR_ASSIGN_OR_RETURN(std::string vocab_text, read_file(dir + "/vocab.json"));
-  QASR_ASSIGN_OR_RETURN(std::string merges_text, read_file(dir + "/merges.txt"));
-  QASR_ASSIGN_OR_RETURN(std::string config_text, read_file(dir + "/tokenizer_config.json"));
-  QASR_ASSIGN_OR_RETURN(json vocab, parse_json(vocab_text, fmt::format("'{}/vocab.json'", dir)));
-  if (!vocab.is_object()) return InvalidFormat(fmt::format("'{}/vocab.json' is not a JSON object", dir));
+  QASR_ASSIGN_OR_RETURN(std::string vocab_text, read_file(vocab_path));
+  QASR_ASSIGN_OR_RETURN(std::string merges_text, read_file(merges_path));
+  QASR_ASSIGN_OR_RETURN(std::string config_text, read_file(config_path));
+  QASR_ASSIGN_OR_RETURN(json vocab, parse_json(vocab_text, fmt::format("'{}'", vocab_path)));
+  if (!vocab.is_object()) return InvalidFormat(fmt::format("'{}' is not a JSON object", vocab_path));
   std::vector<std::string> tokens;
   // Ids are dense (0 .. entries − 1 in real files); one absurd id must not size the table.
   const size_t max_id = vocab.size() + 65536;
@@ -163,7 +168,7 @@ Expected<Tokenizer> Tokenizer::load_dir(const std::string& dir) {
                            ? v.get<int64_t>() >= 0 && v.get<int64_t>() < static_cast<int64_t>(max_id)
                            : false;
     if (!valid)
-      return InvalidFormat(fmt::format("'{}/vocab.json': token '{}' has an invalid id {} ({} entries)", dir,
+      return InvalidFormat(fmt::format("'{}': token '{}' has an invalid id {} ({} entries)", vocab_path,
                                        utf8::repair(k), dump_json(v), vocab.size()));
     size_t id = v.get<size_t>();
     if (id >= tokens.size()) tokens.resize(id + 1);
@@ -186,11 +191,11 @@ Expected<Tokenizer> Tokenizer::load_dir(const std::string& dir) {
     if (line.empty()) continue;
     size_t sp = line.find(' ', 1);
     if (sp == std::string::npos)
-      return InvalidFormat(fmt::format("'{}/merges.txt': line '{}' is not 'left right'", dir, line));
+      return InvalidFormat(fmt::format("'{}': line '{}' is not 'left right'", merges_path, line));
     merges.emplace_back(line.substr(0, sp), line.substr(sp + 1));
   }
-  QASR_ASSIGN_OR_RETURN(json cfg, parse_json(config_text, fmt::format("'{}/tokenizer_config.json'", dir)));
-  if (!cfg.is_object()) return InvalidFormat(fmt::format("'{}/tokenizer_config.json' is not a JSON object", dir));
+  QASR_ASSIGN_OR_RETURN(json cfg, parse_json(config_text, fmt::format("'{}'", config_path)));
+  if (!cfg.is_object()) return InvalidFormat(fmt::format("'{}' is not a JSON object", config_path));
   std::vector<AddedToken> added;
   if (cfg.contains("added_tokens_decoder") && cfg["added_tokens_decoder"].is_object()) {
     for (auto& [k, v] : cfg["added_tokens_decoder"].items()) {
@@ -199,7 +204,7 @@ Expected<Tokenizer> Tokenizer::load_dir(const std::string& dir) {
       const long long id = std::strtoll(k.c_str(), &end, 10);
       if (end == k.c_str() || *end != '\0' || errno == ERANGE || id < 0 || id >= (1 << 24) || !v.is_object() ||
           !v.contains("content") || !v["content"].is_string())
-        return InvalidFormat(fmt::format("'{}/tokenizer_config.json': bad added_tokens_decoder entry '{}'", dir, k));
+        return InvalidFormat(fmt::format("'{}': bad added_tokens_decoder entry '{}'", config_path, k));
       AddedToken a;
       a.id = static_cast<int32_t>(id);
       a.content = v["content"].get<std::string>();
@@ -208,7 +213,7 @@ Expected<Tokenizer> Tokenizer::load_dir(const std::string& dir) {
     }
   }
   auto t = from_tables(std::move(tokens), merges, std::move(added));
-  if (!t.ok()) return t.status().annotate("'" + dir + "'");
+  if (!t.ok()) return t.status().annotate("'" + vocab_path + "'");
   return t;
 }
 

@@ -43,6 +43,10 @@ class Tokenizer {
                                          std::vector<AddedToken> added);
   // A folder with vocab.json, merges.txt and tokenizer_config.json.
   static Expected<Tokenizer> load_dir(const std::string& dir);
+  // The same from three paths (the forced aligner's tokenizer_config.json beside the shared
+  // vocabulary).
+  static Expected<Tokenizer> load_files(const std::string& vocab_json, const std::string& merges_txt,
+                                        const std::string& tokenizer_config_json);
 
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;

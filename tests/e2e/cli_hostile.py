@@ -217,16 +217,19 @@ peak = child_peak_rss_mb()
 limit = 1500 if SANITIZED else 600
 check(p.returncode == 0 and peak < limit,
       f"decoding it whole holds its 16 kHz mono form only: peak RSS {peak:.0f} MB (limit {limit}; was 4.6 GB), {dt:.0f} s")
-wav = WORK / "twohours.wav"
-n = 2 * 3600 * 16000
+wav = WORK / "sevenhours.wav"
+n = 7 * 3600 * 16000
 with open(wav, "wb") as f:
     f.write(b"RIFF" + (36 + 2 * n).to_bytes(4, "little") + b"WAVEfmt " + (16).to_bytes(4, "little") +
             (1).to_bytes(2, "little") + (1).to_bytes(2, "little") + (16000).to_bytes(4, "little") +
             (32000).to_bytes(4, "little") + (2).to_bytes(2, "little") + (16).to_bytes(2, "little") + b"data" +
             (2 * n).to_bytes(4, "little"))
-    f.truncate(44 + 2 * n)  # sparse: two hours of silence
-expect_error("a 2-hour WAV refused from its header", ["transcribe", "--model", TINY, str(wav)], EXIT["too_large"],
-             "7200 s long", timeout=30)
+    f.truncate(44 + 2 * n)  # sparse: seven hours of silence
+# Long audio is split (default limit 6 h): past the limit it is refused from the header, at once.
+expect_error("a 7-hour WAV refused from its header (default limit 6 h)", ["transcribe", "--model", TINY, str(wav)],
+             EXIT["too_large"], "25200 s long", timeout=30)
+expect_error("the same with --max-audio-seconds 3600", ["transcribe", "--model", TINY, "--max-audio-seconds", "3600",
+                                                         str(wav)], EXIT["too_large"], "25200 s long", timeout=30)
 absurd = WORK / "absurd_tok"
 absurd.mkdir()
 shutil.copy(f"{TOK}/merges.txt", absurd)

@@ -80,5 +80,6 @@ void add_model_commands(CLI::App& app, Commands& cmds);
 void add_text_commands(CLI::App& app, Commands& cmds);
 void add_bench_commands(CLI::App& app, Commands& cmds, char** argv);
 void add_serve_commands(CLI::App& app, Commands& cmds);
+void add_align_commands(CLI::App& app, Commands& cmds);
 
 }  // namespace qasr::cli

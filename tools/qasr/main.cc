@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string("qasr ") + QASR_VERSION);
     Commands cmds;
     add_transcribe_commands(app, cmds);
+    add_align_commands(app, cmds);
     add_model_commands(app, cmds);
     add_text_commands(app, cmds);
     add_bench_commands(app, cmds, argv);
