@@ -151,6 +151,15 @@ Expected<AlignResult> align(const Model& m, ThreadPool& pool, const Pcm16k& audi
   if (items.empty()) return InvalidArgument("the text has no word to align (only spaces or punctuation)");
   if (!m.mel().enough_samples(audio.samples.size()))
     return InvalidArgument(fmt::format("audio of {} samples is too short to align", audio.samples.size()));
+  // The head resolves one 80 ms class: a text with more items than the audio has such
+  // steps cannot have been spoken in it (and would only give piled-up times).
+  const auto steps = static_cast<size_t>(static_cast<double>(audio.samples.size()) / kSampleRate * 1000.0 /
+                                         std::max(1.0, cfg.timestamp_segment_ms));
+  if (items.size() > std::max<size_t>(1, steps))
+    return InvalidArgument(
+        fmt::format("the text has {} words but {:.2f} s of audio holds at most {} (one per {} ms); "
+                    "is it the transcript of this audio?",
+                    items.size(), audio.seconds(), std::max<size_t>(1, steps), cfg.timestamp_segment_ms));
   QASR_RETURN_IF_ERROR(o.control.check());
   AlignResult r;
   const double t0 = now_ms();

@@ -213,10 +213,15 @@ Expected<TranscriptDoc> transcribe_document(Session& session, ThreadPool& pool, 
         ao.language = lang;
         ao.kv_f16 = session.limits().kv_f16;
         auto a = align(*o.aligner, pool, piece.audio, t->text, ao);
-        if (!a.ok()) return a.status().annotate(fmt::format("aligning piece {} ({:.1f}–{:.1f} s)", id, start, end));
+        // A transcript the aligner refuses (more words than the piece can hold, or than its
+        // positions) leaves that piece without word times rather than failing the document.
+        if (!a.ok() && a.status().code() != StatusCode::kInvalidArgument)
+          return a.status().annotate(fmt::format("aligning piece {} ({:.1f}–{:.1f} s)", id, start, end));
+        if (!a.ok()) ++doc.unaligned_pieces;
         const size_t first = doc.words.size();
-        for (const AlignedWord& w : a->words)
-          doc.words.push_back({w.text, round3(w.start + start), round3(w.end + start)});
+        if (a.ok())
+          for (const AlignedWord& w : a->words)
+            doc.words.push_back({w.text, round3(w.start + start), round3(w.end + start)});
         if (o.timestamps == TimestampMode::kSegment && doc.words.size() > first) {
           seg.start = std::max(start, doc.words[first].start);
           seg.end = std::max(seg.start, std::min(end, doc.words.back().end));

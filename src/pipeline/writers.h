@@ -45,6 +45,7 @@ struct TranscriptDoc {
   std::vector<TranscriptSegment> segments;
   std::vector<TranscriptWord> words;
   bool words_requested = false;  // verbose_json carries "words" only then
+  int unaligned_pieces = 0;      // pieces whose transcript the aligner refused (no word times)
   int64_t input_text_tokens = 0, input_audio_tokens = 0, output_tokens = 0;
 };
 

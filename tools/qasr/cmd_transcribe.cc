@@ -13,6 +13,7 @@
 #include "base/clock.h"
 #include "base/io.h"
 #include "base/json.h"
+#include "base/memory.h"
 #include "base/thread_pool.h"
 #include "cli.h"
 #include "model/model.h"
@@ -185,14 +186,18 @@ int run_transcribe(const TranscribeArgs& a) {
       out("\n");
     }
     if (!out_ok()) return fail(IoError("cannot write the transcript to standard output"));
+    if (doc->unaligned_pieces > 0)
+      std::fprintf(stderr, "qasr: warning: %d piece(s) have no word times (the aligner refused their transcript)\n",
+                   doc->unaligned_pieces);
     std::fprintf(stderr,
                  "%s: %.2f s audio in %lld piece(s), %lld audio tokens, %zu new tokens, language '%s'%s; load %.0f ms, "
                  "audio %.1f ms, mel %.1f ms, encoder %.1f ms, prefill %.1f ms, decode %.1f ms, first token %.1f ms, "
-                 "total %.1f ms\n",
+                 "total %.1f ms; peak RSS %.0f MiB\n",
                  printable(a.audio[i]).c_str(), doc->duration, static_cast<long long>(pieces),
                  static_cast<long long>(n_audio), ids.size(), doc->language.c_str(),
                  aligner ? fmt::format(", {} aligned words", doc->words.size()).c_str() : "", t.load, t.audio, t.mel,
-                 t.encoder, t.prefill, t.decode, t.first_token, t.total);
+                 t.encoder, t.prefill, t.decode, t.first_token, t.total,
+                 static_cast<double>(read_memory().hwm) / 1048576.0);
     (*session)->reset();
   }
   return 0;
@@ -217,7 +222,7 @@ void add_transcribe_commands(CLI::App& app, Commands& cmds) {
         "split longer audio at quiet points into pieces of at most this (default 1200, the official "
         "single-pass limit; smaller values cap memory; at least 10, below which the ±5 s search reaches back to "
         "the piece's own start)")
-      ->check(finite_range(10.0, kMaxAsrInputSeconds));
+      ->check(finite_range(10.0, 3600.0));
   tr->add_option("--segment-seconds", a->segment_seconds,
                  "cue-sized pieces for subtitles (e.g. 30): the same splitter at this length")
       ->check(finite_range(10.0, kMaxAsrInputSeconds));
