@@ -87,15 +87,25 @@ Expected<std::unique_ptr<PieceReader>> PieceReader::create(std::unique_ptr<Audio
   return r;
 }
 
-Expected<std::unique_ptr<PieceReader>> PieceReader::from_samples(std::vector<float> samples, double max_sec) {
+Expected<std::unique_ptr<PieceReader>> PieceReader::from_span(std::span<const float> samples, double max_sec) {
   if (!(max_sec >= 1.0)) return InvalidArgument(fmt::format("the piece length must be at least 1 s, got {}", max_sec));
   std::unique_ptr<PieceReader> r(new PieceReader());
   r->max_sec_ = max_sec;
   r->max_len_ = static_cast<int64_t>(max_sec * kSampleRate);
   r->total_ = static_cast<int64_t>(samples.size());
   r->split_ = static_cast<double>(r->total_) / kSampleRate > max_sec;
-  r->buffer_ = std::move(samples);
+  r->memory_ = samples;
+  r->in_memory_ = true;
   r->eof_ = true;
+  return r;
+}
+
+Expected<std::unique_ptr<PieceReader>> PieceReader::from_samples(std::vector<float> samples, double max_sec) {
+  QASR_ASSIGN_OR_RETURN(std::unique_ptr<PieceReader> r, from_span({}, max_sec));
+  r->buffer_ = std::move(samples);
+  r->memory_ = r->buffer_;
+  r->total_ = static_cast<int64_t>(r->buffer_.size());
+  r->split_ = static_cast<double>(r->total_) / kSampleRate > max_sec;
   return r;
 }
 
@@ -120,7 +130,8 @@ Expected<bool> PieceReader::next(AudioPiece& out) {
   if (done_) return false;
   // The next piece plus its search window: max_len + 5 s (+1 to know whether more remain).
   QASR_RETURN_IF_ERROR(fill(static_cast<size_t>(max_len_ + kSplitExpandSamples + 1)));
-  const std::span<const float> view(buffer_.data() + head_, buffer_.size() - head_);
+  const std::span<const float> view =
+      in_memory_ ? memory_.subspan(head_) : std::span<const float>(buffer_.data() + head_, buffer_.size() - head_);
   const auto have = static_cast<int64_t>(view.size());
   const bool last = !split_ || have <= max_len_;
   int64_t boundary;  // relative to view[0]
@@ -140,7 +151,7 @@ Expected<bool> PieceReader::next(AudioPiece& out) {
   head_ += static_cast<size_t>(boundary);
   offset_ += static_cast<double>(boundary) / kSampleRate;
   start_ += boundary;
-  if (done_) {
+  if (done_ && !in_memory_) {
     buffer_ = std::vector<float>();
     head_ = 0;
   }
@@ -171,6 +182,31 @@ double round3(double x) {
 }
 
 }  // namespace
+
+Status align_piece(TranscriptDoc& doc, TranscriptSegment* seg, const Model& aligner, ThreadPool& pool,
+                   const AudioPiece& piece, const std::string& text, const std::string& language, TimestampMode mode,
+                   const AlignOptions& base) {
+  if (mode == TimestampMode::kNone || aligner_items(text, language).empty()) return Status::Ok();
+  const double start = piece.range.offset_sec;
+  const double end = start + static_cast<double>(piece.range.end - piece.range.start) / kSampleRate;
+  AlignOptions ao = base;
+  ao.language = language;
+  auto a = align(aligner, pool, piece.audio, text, ao);
+  // A transcript the aligner refuses (more words than the piece can hold, or than its
+  // positions) leaves that piece without word times rather than failing the document.
+  if (!a.ok()) {
+    if (a.status().code() != StatusCode::kInvalidArgument) return a.status();
+    ++doc.unaligned_pieces;
+    return Status::Ok();
+  }
+  const size_t first = doc.words.size();
+  for (const AlignedWord& w : a->words) doc.words.push_back({w.text, round3(w.start + start), round3(w.end + start)});
+  if (mode == TimestampMode::kSegment && seg && doc.words.size() > first) {
+    seg->start = std::max(start, doc.words[first].start);
+    seg->end = std::max(seg->start, std::min(end, doc.words.back().end));
+  }
+  return Status::Ok();
+}
 
 double max_piece_seconds(const PieceReader& r) {
   const double most =
@@ -206,26 +242,13 @@ Expected<TranscriptDoc> transcribe_document(Session& session, ThreadPool& pool, 
     if (!t->text.empty() || !t->token_ids.empty()) {
       TranscriptSegment seg =
           segment_from(*t, static_cast<int>(doc.segments.size()), start, end, o.transcribe.temperature);
-      const std::string lang = o.align_language.empty() ? t->language : o.align_language;
-      if (o.aligner && o.timestamps != TimestampMode::kNone && !aligner_items(t->text, lang).empty()) {
+      if (o.aligner && o.timestamps != TimestampMode::kNone) {
         AlignOptions ao;
         ao.control = o.transcribe.control;
-        ao.language = lang;
         ao.kv_f16 = session.limits().kv_f16;
-        auto a = align(*o.aligner, pool, piece.audio, t->text, ao);
-        // A transcript the aligner refuses (more words than the piece can hold, or than its
-        // positions) leaves that piece without word times rather than failing the document.
-        if (!a.ok() && a.status().code() != StatusCode::kInvalidArgument)
-          return a.status().annotate(fmt::format("aligning piece {} ({:.1f}–{:.1f} s)", id, start, end));
-        if (!a.ok()) ++doc.unaligned_pieces;
-        const size_t first = doc.words.size();
-        if (a.ok())
-          for (const AlignedWord& w : a->words)
-            doc.words.push_back({w.text, round3(w.start + start), round3(w.end + start)});
-        if (o.timestamps == TimestampMode::kSegment && doc.words.size() > first) {
-          seg.start = std::max(start, doc.words[first].start);
-          seg.end = std::max(seg.start, std::min(end, doc.words.back().end));
-        }
+        QASR_RETURN_IF_ERROR(align_piece(doc, &seg, *o.aligner, pool, piece, t->text,
+                                         o.align_language.empty() ? t->language : o.align_language, o.timestamps, ao)
+                                 .annotate(fmt::format("aligning piece {} ({:.1f}–{:.1f} s)", id, start, end)));
       }
       doc.segments.push_back(std::move(seg));
     }

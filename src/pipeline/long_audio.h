@@ -25,6 +25,7 @@
 #include "audio/audio.h"
 #include "base/status.h"
 #include "base/thread_pool.h"
+#include "pipeline/aligner.h"
 #include "pipeline/session.h"
 #include "pipeline/transcribe.h"
 #include "pipeline/writers.h"
@@ -56,8 +57,10 @@ class PieceReader {
  public:
   // Opens `stream` for pieces of at most `max_sec`; the first pass (peak) happens here.
   static Expected<std::unique_ptr<PieceReader>> create(std::unique_ptr<AudioStream> stream, double max_sec);
-  // The same pieces of samples already decoded (16 kHz, peak safety applied), e.g. an upload.
+  // The same pieces of samples already decoded (16 kHz, peak safety applied), e.g. an upload:
+  // owned, or viewed (`samples` must then outlive the reader).
   static Expected<std::unique_ptr<PieceReader>> from_samples(std::vector<float> samples, double max_sec);
+  static Expected<std::unique_ptr<PieceReader>> from_span(std::span<const float> samples, double max_sec);
   // The next piece; false at the end.
   Expected<bool> next(AudioPiece& out);
   double total_seconds() const { return static_cast<double>(total_) / kSampleRate; }
@@ -77,6 +80,8 @@ class PieceReader {
   size_t head_ = 0;     // first sample of buffer_ not yet in a piece
   double offset_ = 0;
   std::vector<float> buffer_;
+  std::span<const float> memory_;  // from_samples / from_span: all samples (buffer_ may own them)
+  bool in_memory_ = false;
   bool eof_ = false, done_ = false, split_ = false;
 };
 
@@ -93,6 +98,14 @@ struct DocumentOptions {
 
 // Called after each piece with its range and transcript (timings, ids), e.g. for progress.
 using PieceCallback = std::function<void(const AudioPiece&, const Transcript&)>;
+
+// Word times for one transcribed piece: aligns `text` to `piece` and appends the words to
+// doc.words offset by the piece's start (round(t + offset, 3)); with kSegment, `segment`
+// (when not null) is tightened to its first and last word. A text the aligner refuses
+// (InvalidArgument) counts in doc.unaligned_pieces instead of failing.
+Status align_piece(TranscriptDoc& doc, TranscriptSegment* segment, const Model& aligner, ThreadPool& pool,
+                   const AudioPiece& piece, const std::string& text, const std::string& language, TimestampMode mode,
+                   const AlignOptions& base);
 
 // The longest piece `reader` can give: the input, or max_sec plus the search window.
 double max_piece_seconds(const PieceReader& reader);

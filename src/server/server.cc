@@ -24,6 +24,8 @@
 #include "base/json.h"
 #include "base/memory.h"
 #include "base/thread_pool.h"
+#include "pipeline/aligner.h"
+#include "pipeline/long_audio.h"
 #include "pipeline/session.h"
 #include "pipeline/transcribe.h"
 #include "pipeline/writers.h"
@@ -280,37 +282,80 @@ struct Server::Impl {
     metrics.observe("qasr_queue_wait_seconds", {{"model", job.model}}, (job.t_start - job.t_enqueue) / 1000.0,
                     "Time a transcription waited for a worker");
     if (job.cancel.requested()) return job.finish(Cancelled("the client went away while queued"));
-    auto handle = manager->acquire(job.model, &job.cancel);
-    if (!handle.ok()) return job.finish(handle.status());
-    const double seconds = job.audio.seconds();
-    auto session = Session::create(handle->model(), SessionLimits::for_audio(seconds, job.opts.max_new_tokens));
-    if (!session.ok()) return job.finish(session.status());
-    TextCallback cb;
-    if (job.stream)
-      cb = [&job](std::string_view piece) {
-        if (job.t_first < 0) job.t_first = now_ms();
-        job.push({Event::kDelta, std::string(piece)});
-        return !job.cancel.requested();
-      };
-    auto r = transcribe(**session, pool, job.audio, job.opts, cb);
-    handle->report_working_bytes((*session)->resident_bytes());
-    (*session)->reset();
-    session = InvalidArgument("released");
-    if (!r.ok()) return job.finish(r.status());
-    if (job.t_first < 0) job.t_first = job.t_start + r->timings.first_token;
-    TranscriptDoc& d = job.doc;
-    d.text = r->text;
-    d.language = r->language.empty() && !r->no_speech ? job.opts.language : r->language;
-    d.duration = seconds;
-    d.segments.push_back(segment_from(*r, 0, 0.0, seconds, job.opts.temperature));
-    if (r->text.empty() && r->token_ids.empty()) d.segments.clear();
-    d.input_audio_tokens = r->n_audio_tokens;
-    d.input_text_tokens = static_cast<int64_t>(r->prompt_ids.size()) - r->n_audio_tokens;
-    d.output_tokens = static_cast<int64_t>(r->token_ids.size());
-    metrics.add("qasr_audio_tokens_total", {{"model", job.model}}, static_cast<double>(r->n_audio_tokens),
+    // Long audio is cut by the official splitter (pieces of at most 180 s when words are
+    // timed, the official alignment limit) and its pieces run in order on one session.
+    const bool words = job.doc.words_requested;
+    const double piece_s =
+        words ? std::min(cfg.max_segment_seconds, kMaxForceAlignInputSeconds) : cfg.max_segment_seconds;
+    auto reader = PieceReader::from_span(job.audio.samples, piece_s);
+    if (!reader.ok()) return job.finish(reader.status());
+    struct PieceText {
+      AudioPiece piece;  // range only (the samples are cut again from job.audio for the aligner)
+      std::string text, language;
+      int segment = -1;
+    };
+    std::vector<PieceText> pieces;
+    TranscriptDoc doc;
+    {
+      auto handle = manager->acquire(job.model, &job.cancel);
+      if (!handle.ok()) return job.finish(handle.status());
+      auto session = Session::create(handle->model(),
+                                     SessionLimits::for_audio(max_piece_seconds(**reader), job.opts.max_new_tokens));
+      if (!session.ok()) return job.finish(session.status());
+      TextCallback cb;
+      if (job.stream)
+        cb = [&job](std::string_view piece) {
+          if (job.t_first < 0) job.t_first = now_ms();
+          job.push({Event::kDelta, std::string(piece)});
+          return !job.cancel.requested();
+        };
+      DocumentOptions d;
+      d.transcribe = job.opts;
+      int segments = 0;
+      double first_token = -1;
+      auto r = transcribe_document(**session, pool, **reader, d, cb, [&](const AudioPiece& p, const Transcript& t) {
+        if (first_token < 0) first_token = t.timings.first_token;
+        const bool has_segment = !t.text.empty() || !t.token_ids.empty();
+        PieceText pt;
+        pt.piece.range = p.range;
+        pt.text = t.text;
+        pt.language = t.language;
+        pt.segment = has_segment ? segments++ : -1;
+        pieces.push_back(std::move(pt));
+        handle->report_working_bytes((*session)->resident_bytes());
+      });
+      (*session)->reset();
+      if (!r.ok()) return job.finish(r.status());
+      doc = std::move(r).value();
+      if (job.t_first < 0) job.t_first = job.t_start + std::max(0.0, first_token);
+    }  // the transcription model is released before the aligner is acquired (never both held)
+    if (words) {
+      auto al = manager->acquire(cfg.aligner, &job.cancel);
+      if (!al.ok()) return job.finish(al.status().annotate("the forced aligner"));
+      AlignOptions ao;
+      ao.control = job.opts.control;
+      const bool split = pieces.size() > 1;
+      for (PieceText& pt : pieces) {
+        const PieceRange& rg = pt.piece.range;
+        pt.piece.audio.samples.assign(job.audio.samples.begin() + rg.start, job.audio.samples.begin() + rg.end);
+        if (split && pt.piece.audio.samples.size() < static_cast<size_t>(kMinPieceSamples))
+          pt.piece.audio.samples.resize(kMinPieceSamples, 0.0f);
+        const std::string lang = !job.opts.language.empty() ? job.opts.language : pt.language;
+        Status st = align_piece(doc, pt.segment >= 0 ? &doc.segments[pt.segment] : nullptr, *al->model(), pool, pt.piece,
+                                pt.text, lang, TimestampMode::kWord, ao);
+        pt.piece.audio.samples = std::vector<float>();
+        if (!st.ok()) return job.finish(st.annotate("aligning"));
+      }
+      metrics.add("qasr_aligned_words_total", {{"model", cfg.aligner}}, static_cast<double>(doc.words.size()),
+                  "Words timed by the forced aligner");
+    }
+    doc.words_requested = words;
+    if (doc.language.empty() && !doc.segments.empty()) doc.language = job.opts.language;
+    metrics.add("qasr_audio_tokens_total", {{"model", job.model}}, static_cast<double>(doc.input_audio_tokens),
                 "Audio tokens encoded");
-    metrics.add("qasr_output_tokens_total", {{"model", job.model}}, static_cast<double>(r->token_ids.size()),
+    metrics.add("qasr_output_tokens_total", {{"model", job.model}}, static_cast<double>(doc.output_tokens),
                 "Tokens generated");
+    job.doc = std::move(doc);
     job.finish(Status::Ok());
   }
 
@@ -645,7 +690,9 @@ struct Server::Impl {
     job.audio = std::move(pcm).value();
     // Work limits scale with the audio: a model stuck in a loop cannot hold a worker.
     const double s = job.audio.seconds();
-    const int proportional = static_cast<int>(std::ceil(32 + 25 * s));
+    // Per piece (long audio is split at max_segment_seconds, a piece runs ≤ 5 s past its cut).
+    const double piece_s = std::min(s, cfg.max_segment_seconds + 5.0);
+    const int proportional = static_cast<int>(std::ceil(32 + 25 * piece_s));
     job.opts.max_new_tokens = cfg.max_new_tokens > 0 ? std::min(cfg.max_new_tokens, proportional) : proportional;
     job.opts.max_new_tokens = std::clamp(job.opts.max_new_tokens, 1, 65536);
     const double timeout = cfg.request_timeout_s > 0 ? cfg.request_timeout_s : std::max(120.0, 2.5 * s);

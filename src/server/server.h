@@ -35,12 +35,13 @@ struct ServerConfig {
   int threads = 0;                      // per transcription; 0: cores / parallel
   int queue = 8;                        // requests waiting for a worker
   int64_t max_upload_bytes = 25 << 20;  // OpenAI's 25 MiB
-  double max_audio_seconds = 1200;
-  int max_new_tokens = 0;                              // ceiling per request; 0: proportional to the audio
-  double request_timeout_s = 0;                        // 0: max(120 s, 2.5 × audio duration)
-  double rss_alert_mb = 0;                             // 0: no alert
-  double drain_delay_s = 2;                            // /ready is 503 at least this long after SIGTERM
-  double drain_timeout_s = 60;                         // requests in flight get this long to finish
+  double max_audio_seconds = 1200;      // longer uploads are refused
+  double max_segment_seconds = 1200;    // longer audio is split at quiet points into pieces of at most this
+  int max_new_tokens = 0;               // ceiling per request; 0: proportional to the audio
+  double request_timeout_s = 0;         // 0: max(120 s, 2.5 × audio duration)
+  double rss_alert_mb = 0;              // 0: no alert
+  double drain_delay_s = 2;             // /ready is 503 at least this long after SIGTERM
+  double drain_timeout_s = 60;          // requests in flight get this long to finish
   double header_timeout_s = 10, body_timeout_s = 120;  // slow clients cannot hold a thread
   double sse_ping_s = 15;                              // keep-alive comments on quiet streams
   int max_connections = 256;

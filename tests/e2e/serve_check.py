@@ -329,6 +329,37 @@ try:
     except subprocess.TimeoutExpired:
         rc = None
     check(rc == 0, f"drained server exits 0 (got {rc})")
+
+    # ---------------------------------------------------------------- long audio, word times
+    aligner = os.path.join(WORK, "tiny-aligner")
+    if not os.path.exists(os.path.join(aligner, "config.json")):
+        subprocess.run([QASR, "synth", "--preset", "tiny-aligner", "--seed", "3", "-o", aligner], check=True,
+                       capture_output=True, timeout=120)
+    # One model loaded at a time: the transcription model is released before the aligner loads.
+    s = start(["--aligner", f"al={aligner}", "--max-loaded", "1", "--max-segment-seconds", "10",
+               "--max-audio-seconds", "60"])
+    p = s.port
+    speech = JFK[44:]
+    samples = []
+    for k in range(3):  # 3 × 11 s of speech with 1 s gaps: 35 s, three or four pieces at 10 s
+        samples += [int.from_bytes(speech[i:i + 2], "little", signed=True) for i in range(0, len(speech), 2)]
+        samples += [0] * 16000
+    long_wav = wav_of(samples)
+    st, _, body = transcribe(p, long_wav, [("model", "tiny"), ("response_format", "verbose_json"),
+                                           ("language", "en"), ("timestamp_granularities[]", "word"),
+                                           ("timestamp_granularities[]", "segment")], timeout=300)
+    doc = json.loads(body) if st == 200 else {}
+    segs = doc.get("segments", [])
+    check(st == 200 and len(segs) >= 3 and all(segs[i]["start"] >= segs[i - 1]["start"] for i in range(1, len(segs))),
+          f"35 s at --max-segment-seconds 10: {st}, {len(segs)} segments in order")
+    words = doc.get("words")
+    check(isinstance(words, list) and len(words) > 0 and all(set(w) == {"word", "start", "end"} for w in words),
+          f"timestamp_granularities[]=word with --aligner: {len(words or [])} words of word/start/end")
+    check(abs(doc.get("duration", 0) - len(samples) / 16000) < 1e-6, f"duration {doc.get('duration')}")
+    check(metric(p, "qasr_model_loads_total", {"model": "al"}) >= 1, "the aligner was loaded by the model manager")
+    st, _, body = transcribe(p, long_wav, [("model", "tiny"), ("response_format", "srt")], timeout=300)
+    check(st == 200 and body.decode().count("-->") >= 3, f"srt of long audio: one cue per piece at least ({st})")
+    s.stop()
 finally:
     for sv in servers:
         sv.stop()

@@ -173,7 +173,11 @@ void add_serve_commands(CLI::App& app, Commands& cmds) {
   sv->add_option("--max-audio-seconds", c.max_audio_seconds, "refuse longer audio")
       ->capture_default_str()
       ->check(finite_range(1, 4 * 3600));
-  sv->add_option("--max-new-tokens", c.max_new_tokens, "ceiling per request (default: 32 + 25 per second of audio)")
+  sv->add_option("--max-segment-seconds", c.max_segment_seconds,
+                 "split longer audio at quiet points into pieces of at most this (word timestamps: at most 180)")
+      ->capture_default_str()
+      ->check(finite_range(10, 3600));
+  sv->add_option("--max-new-tokens", c.max_new_tokens, "ceiling per piece (default: 32 + 25 per second of the piece)")
       ->check(CLI::Range(1, 65536));
   sv->add_option("--request-timeout", c.request_timeout_s, "seconds per request (default: max(120, 2.5 × audio))")
       ->check(finite_range(0.1, 1e6));
