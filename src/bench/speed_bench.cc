@@ -22,6 +22,7 @@
 #include "bench/switch_bench.h"
 #include "kernels/ops.h"
 #include "model/model.h"
+#include "pipeline/aligner.h"
 #include "pipeline/session.h"
 #include "pipeline/transcribe.h"
 
@@ -97,7 +98,18 @@ Work count_work(const Model& m, int64_t mel_frames, int64_t prompt_tokens) {
   return w;
 }
 
-// The qasr child: load once, one warm-up, `runs` timed transcriptions.
+// The text the aligner aligns: --align-text, else one word per 0.4 s of audio (about
+// 150 words a minute, a speaking rate).
+std::string aligner_text(const SpeedConfig& c, double seconds) {
+  if (!c.align_text.empty()) return c.align_text;
+  std::string t;
+  const int n = std::max(1, static_cast<int>(seconds / 0.4));
+  for (int i = 0; i < n; ++i) t += i ? " word" : "word";
+  return t;
+}
+
+// The qasr child: load once, one warm-up, `runs` timed transcriptions (alignments for a
+// forced aligner).
 [[noreturn]] void qasr_child(const SpeedConfig& c, const std::string& model_path, int threads, double audio_s, int fd) {
   auto fail = [&](const Status& st) {
     send_json_line(fd, {{"error", st.message()}, {"code", static_cast<int>(st.code())}});
@@ -118,11 +130,31 @@ Work count_work(const Model& m, int64_t mel_frames, int64_t prompt_tokens) {
   o.ignore_eos = c.ignore_eos;
   json runs = json::array();
   Work work;
+  const bool aligner = (*model)->config().kind == ModelKind::kForcedAligner;
   for (int r = 0; r <= c.runs; ++r) {
     const double ta = now_ms();
     auto pcm = load_audio_file(c.audio);
     if (!pcm.ok()) fail(pcm.status());
     const double audio_ms = now_ms() - ta;
+    if (aligner) {
+      // The aligner's job: one pass over audio + text (no decode).
+      AlignOptions ao;
+      ao.language = c.language;
+      auto a = align(**model, pool, *pcm, aligner_text(c, pcm->seconds()), ao);
+      if (!a.ok()) fail(a.status());
+      if (r == 0) {
+        work = count_work(**model, static_cast<int64_t>(pcm->samples.size() / 160),
+                          static_cast<int64_t>(a->input_ids.size()));
+        continue;
+      }
+      runs.push_back({{"audio_ms", audio_ms},
+                      {"encoder_ms", a->encoder_ms},
+                      {"prefill_ms", a->forward_ms - a->encoder_ms},
+                      {"first_token_ms", audio_ms + a->forward_ms},
+                      {"after_load_ms", audio_ms + a->forward_ms},
+                      {"aligned_words", static_cast<int64_t>(a->words.size())}});
+      continue;
+    }
     auto t = transcribe(**session, pool, *pcm, o);
     if (!t.ok()) fail(t.status());
     if (r == 0) {
@@ -142,6 +174,7 @@ Work count_work(const Model& m, int64_t mel_frames, int64_t prompt_tokens) {
   }
   const MemoryProbe mem = read_memory();
   send_json_line(fd, {{"load_ms", load_ms},
+                      {"kind", model_kind_name((*model)->config().kind)},
                       {"runs", runs},
                       {"hwm_mb", static_cast<double>(mem.hwm) / (1 << 20)},
                       {"random_weights", (*model)->source().synthetic},
@@ -222,6 +255,7 @@ json summarize_engine(const json& runs, double audio_s, const json& work, const 
 
 void add_ms_per_token(json& runs) {
   for (json& r : runs) {
+    if (!r.contains("generated_tokens") || !r.contains("decode_ms")) continue;  // alignment runs
     const double n = r["generated_tokens"].get<double>();
     if (n > 1) r["ms_per_token"] = r["decode_ms"].get<double>() / (n - 1);
   }
@@ -304,12 +338,13 @@ Expected<json> run_speed_bench(const SpeedConfig& c, const std::function<void(co
       add_ms_per_token(j["runs"]);
       work = j["work"];
       mres["random_weights"] = j["random_weights"];
+      mres["kind"] = j.value("kind", "asr");
       mres["work"] = work;
       json e = {{"threads", t}, {"load_ms", j["load_ms"]}, {"hwm_mb", j["hwm_mb"]}, {"runs", j["runs"]}};
       e["summary"] = summarize_engine(j["runs"], audio_s, work, ti < peaks.size() ? &peaks[ti] : nullptr);
       mres["qasr"].push_back(e);
     }
-    if (!c.chatllm_lib.empty()) {
+    if (!c.chatllm_lib.empty() && mres["kind"] == "asr") {
       if (progress)
         progress(
             fmt::format("{}: chatllm, {} thread(s), {} runs + 1 warm-up", model_label(path), c.threads[0], c.runs));
@@ -405,6 +440,16 @@ void print_speed_table(const json& r, std::FILE* out) {
       fmt::print(out, "  qasr, {} thread(s): load {:.0f} ms, peak RSS {:.0f} MB\n", e["threads"].get<int>(),
                  e["load_ms"].get<double>(), e["hwm_mb"].get<double>());
       fmt::print(out, "    {:<26} {}\n", "audio decode (ms)", ms_cell(s, "audio_ms"));
+      if (m.value("kind", "asr") != "asr") {
+        // The forced aligner: one pass (mel + encoder, then the decoder over audio + text).
+        fmt::print(out, "    {:<26} {}\n", "mel + encoder (ms)", ms_cell(s, "encoder_ms"));
+        fmt::print(out, "    {:<26} {}   {:.1f} GFLOP/s\n", "decoder pass (ms)", ms_cell(s, "prefill_ms"),
+                   s.value("prefill_gflop_s", 0.0));
+        fmt::print(out, "    {:<26} {}   {:.1f} ms per audio second, real-time factor {:.3f}\n", "alignment after load",
+                   ms_cell(s, "after_load_ms"), 1000.0 * s.value("real_time_factor", 0.0),
+                   s.value("real_time_factor", 0.0));
+        continue;
+      }
       fmt::print(out, "    {:<26} {}\n", "mel (ms)", ms_cell(s, "mel_ms"));
       for (const std::string stage : {"encoder", "prefill"}) {
         const std::string peak = stage + "_of_peak";
@@ -420,8 +465,9 @@ void print_speed_table(const json& r, std::FILE* out) {
                        ? fmt::format(", bandwidth bound {:.1f} ms/token, {:.2f}x the bound",
                                      s["decode_bound_ms_per_token"].get<double>(), s["decode_vs_bound"].get<double>())
                        : "");
-      fmt::print(out, "    {:<26} {}   real-time factor {:.3f}\n", "transcription after load",
-                 ms_cell(s, "after_load_ms"), s.value("real_time_factor", 0.0));
+      fmt::print(out, "    {:<26} {}   {:.1f} ms per audio second, real-time factor {:.3f}\n",
+                 "transcription after load", ms_cell(s, "after_load_ms"), 1000.0 * s.value("real_time_factor", 0.0),
+                 s.value("real_time_factor", 0.0));
     }
     if (with_chatllm) {
       const json& e = m["chatllm"];

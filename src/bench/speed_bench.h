@@ -2,6 +2,9 @@
 // the machine's measured peaks, optionally side by side with chatllm.cpp on the
 // very same model files.
 //
+// A forced-aligner model runs alignment instead (one pass over audio + text; its time per
+// audio second beside the ASR models').
+//
 // Every engine run happens in a fresh child process (fork), so its peak resident
 // memory (VmHWM) is that of the process doing the transcription and nothing else:
 //   qasr:    load the model once, one warm-up transcription (not counted), then
@@ -34,7 +37,8 @@ struct SpeedConfig {
   int max_new_tokens = 32;
   bool ignore_eos = true;   // fixed work per run
   std::string language;     // canonical name; empty = detect
-  std::string chatllm_lib;  // empty: qasr only
+  std::string chatllm_lib;  // empty: qasr only (and never for a forced aligner)
+  std::string align_text;   // what a forced aligner aligns; empty: one word per 0.4 s of audio
   bool measure_peaks = true;
 };
 

@@ -22,6 +22,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/ops.h"
 #include "model/model.h"
+#include "pipeline/aligner.h"
 #include "pipeline/session.h"
 #include "pipeline/transcribe.h"
 #include "score/metrics.h"
@@ -116,6 +117,8 @@ Expected<SwitchResults> run_switch_bench(const SwitchConfig& c,
   for (const std::string& path : c.models) {
     auto m = Model::load(path);
     if (!m.ok()) return m.status();
+    if ((*m)->config().kind == ModelKind::kForcedAligner && c.reference.empty())
+      return InvalidArgument(fmt::format("bench: '{}' is a forced aligner; it aligns --reference, so give one", path));
     res.config.models.push_back(
         {model_label(path), path, (*m)->format(), static_cast<double>((*m)->mapped_bytes()), (*m)->source().synthetic});
   }
@@ -156,6 +159,46 @@ Expected<SwitchResults> run_switch_bench(const SwitchConfig& c,
       h.mapped_mb = model->mapped_bytes() / kMiB;
       h.model_owned_mb = model->owned_bytes() / kMiB;
       rec.phases[kAfterLoad] = take_probe(h, pool);
+      auto report = [&] {
+        if (!progress || c.quiet) return;
+        const Probe& last = rec.phases[c.trim ? kAfterTrim : kAfterUnload];
+        progress(
+            fmt::format("iteration {}/{} {}: after unload rss {:.0f} MiB, anon {:.2f} MiB, file {:.0f} MiB; "
+                        "load {:.0f} ms, first token {:.0f} ms",
+                        it + 1, c.iterations, rec.name, last.rss_mb, last.rss_anon_mb, last.rss_file_mb, m.load_ms,
+                        m.first_token_ms));
+      };
+      if (model->config().kind == ModelKind::kForcedAligner) {
+        // The aligner's job: one pass aligning the reference text (its state lives only
+        // during the call).
+        AlignOptions ao;
+        ao.language = c.language;
+        auto a = align(*model, pool, *pcm, c.reference, ao);
+        if (!a.ok()) return a.status().annotate("'" + path + "'");
+        rec.phases[kAfterInference] = take_probe(h, pool);
+        m.audio_ms = audio_ms, m.encoder_ms = a->encoder_ms, m.prefill_ms = a->forward_ms - a->encoder_ms;
+        m.first_token_ms = a->forward_ms, m.total_ms = a->forward_ms;
+        m.chars = static_cast<int64_t>(a->words.size());
+        rec.text.assign(fmt::format("aligned {} words, {:.3f}–{:.3f} s", a->words.size(),
+                                    a->words.empty() ? 0.0 : a->words.front().start,
+                                    a->words.empty() ? 0.0 : a->words.back().end));
+        a = Internal("released");
+        model.reset();
+        h = EngineHoldings{};
+        if (c.mode == "reuse") {
+          h.mapped_mb = kept[mi]->mapped_bytes() / kMiB;
+          h.model_owned_mb = kept[mi]->owned_bytes() / kMiB;
+        } else {
+          pool.release_scratch();
+        }
+        rec.phases[kAfterUnload] = take_probe(h, pool);
+        if (c.trim) {
+          trim_heap();
+          rec.phases[kAfterTrim] = take_probe(h, pool);
+        }
+        report();
+        continue;
+      }
       auto session = Session::create(model, lim);
       if (!session.ok()) return session.status();
       h.session_reserved_mb = (*session)->reserved_bytes() / kMiB;
@@ -195,14 +238,7 @@ Expected<SwitchResults> run_switch_bench(const SwitchConfig& c,
         trim_heap();
         rec.phases[kAfterTrim] = take_probe(h, pool);
       }
-      if (progress && !c.quiet) {
-        const Probe& last = rec.phases[c.trim ? kAfterTrim : kAfterUnload];
-        progress(
-            fmt::format("iteration {}/{} {}: after unload rss {:.0f} MiB, anon {:.2f} MiB, file {:.0f} MiB; "
-                        "load {:.0f} ms, first token {:.0f} ms",
-                        it + 1, c.iterations, rec.name, last.rss_mb, last.rss_anon_mb, last.rss_file_mb, m.load_ms,
-                        m.first_token_ms));
-      }
+      report();
     }
   }
   kept.clear();

@@ -265,6 +265,8 @@ void add_bench_commands(CLI::App& app, Commands& cmds, char** argv) {
                "stop at the end-of-text token (default: generate exactly --max-new-tokens)");
   sp->add_option("--language", spc.language, "force a language");
   sp->add_option("--chatllm-lib", spc.chatllm_lib, "libchatllm.so: run chatllm.cpp on the same files, side by side");
+  sp->add_option("--align-text", spc.align_text,
+                 "the text a forced-aligner --model aligns (default: one word per 0.4 s of audio)");
   sp->add_flag("!--no-peaks", spc.measure_peaks, "skip measuring read bandwidth and FMA peak");
   sp->add_option("--json", sa->json, "write results JSON");
   cmds.push_back({sp, [sa] { return run_speed(*sa); }});
