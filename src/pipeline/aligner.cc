@@ -193,22 +193,34 @@ Expected<AlignResult> align(const Model& m, ThreadPool& pool, const Pcm16k& audi
   QASR_ASSIGN_OR_RETURN(const int64_t got, encode_audio(m, enc, pool, *mel, o.control));
   if (got != n_audio) return Internal("aligner: audio token count mismatch");
   r.encoder_ms = now_ms() - t0;
-  QASR_ASSIGN_OR_RETURN(DecoderState dec, DecoderState::create(cfg, L, L, o.kv_f16));
+  // Only the encoder's output stays; its activations go before the decoder's are touched.
+  const std::vector<float> audio_rows(enc.out, enc.out + n_audio * cfg.text.hidden);
+  enc = EncoderScratch();
+  // The pass in chunks of prefill_rows rows (as ASR's prefill): the hidden states at the
+  // <timestamp> positions of each chunk are normed and kept; the head runs once at the end.
+  const int64_t rows = std::min<int64_t>(L, std::max<int64_t>(1, o.prefill_rows));
+  QASR_ASSIGN_OR_RETURN(DecoderState dec, DecoderState::create(cfg, rows, L, o.kv_f16));
   const int64_t h = cfg.text.hidden;
-  for (int64_t i = 0; i < L; ++i) {
-    if (i >= audio_offset && i < audio_offset + n_audio)
-      std::copy_n(enc.out + (i - audio_offset) * h, h, dec.x + i * h);
-    else
-      embed_token(m, r.input_ids[i], dec.x + i * h);
-  }
-  enc = EncoderScratch();  // the encoder's buffers go before the decoder's are touched
-  QASR_RETURN_IF_ERROR(decoder_forward(m, dec, pool, 0, L, o.control));
-  // The head at every <timestamp> position: final norm, then [n_ts][classify_num] logits.
   const auto n_ts = static_cast<int64_t>(ts_pos.size());
   const int64_t classes = cfg.classify_num;
   std::vector<float> normed(static_cast<size_t>(n_ts * h)), logits(static_cast<size_t>(n_ts * classes));
-  for (int64_t t = 0; t < n_ts; ++t)
-    ops::rms_norm(dec.x + ts_pos[t] * h, 1, h, m.decoder().norm, cfg.text.rms_eps, normed.data() + t * h);
+  size_t next_ts = 0;
+  for (int64_t c0 = 0; c0 < L; c0 += rows) {
+    const int64_t n = std::min(rows, L - c0);
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t i = c0 + j;
+      if (i >= audio_offset && i < audio_offset + n_audio)
+        std::copy_n(audio_rows.data() + (i - audio_offset) * h, h, dec.x + j * h);
+      else
+        embed_token(m, r.input_ids[i], dec.x + j * h);
+    }
+    QASR_RETURN_IF_ERROR(decoder_forward(m, dec, pool, c0, n, o.control));
+    for (; next_ts < ts_pos.size() && ts_pos[next_ts] < c0 + n; ++next_ts)
+      ops::rms_norm(dec.x + (ts_pos[next_ts] - c0) * h, 1, h, m.decoder().norm, cfg.text.rms_eps,
+                    normed.data() + next_ts * h);
+  }
+  dec = DecoderState();
+  // The head at every <timestamp> position: [n_ts][classify_num] logits.
   ops::matmul(pool, normed.data(), n_ts, m.decoder().lm_head, nullptr, logits.data());
   std::vector<double> raw(static_cast<size_t>(n_ts));
   for (int64_t t = 0; t < n_ts; ++t) {

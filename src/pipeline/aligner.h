@@ -52,9 +52,10 @@ std::vector<std::string> aligner_items(std::string_view text, std::string_view l
 std::vector<int64_t> fix_timestamps(const std::vector<double>& raw_ms);
 
 struct AlignOptions {
-  bool keep_logits = false;  // fill timestamp_logits (debug dumps)
-  bool kv_f16 = true;        // the one pass's K/V in f16 (as ASR) or f32
-  std::string language;      // canonical name or empty; only "Japanese" changes the text rule
+  bool keep_logits = false;     // fill timestamp_logits (debug dumps)
+  bool kv_f16 = true;           // the one pass's K/V in f16 (as ASR) or f32
+  std::string language;         // canonical name or empty; only "Japanese" changes the text rule
+  int64_t prefill_rows = 1024;  // rows per step of the pass (as SessionLimits::prefill_rows)
   RunControl control;
 };
 

@@ -20,7 +20,7 @@ Expected<std::unique_ptr<Session>> Session::create(const std::shared_ptr<const M
                                                    const SessionLimits& limits) {
   if (!model) return InvalidArgument("no model");
   if (!std::isfinite(limits.max_audio_seconds) || limits.max_audio_seconds <= 0 || limits.max_new_tokens <= 0 ||
-      limits.max_context_tokens < 0)
+      limits.max_context_tokens < 0 || limits.prefill_rows < 1)
     return InvalidArgument("session limits must be positive and finite");
   const ModelConfig& c = model->config();
   const TextConfig& t = c.text;
@@ -43,7 +43,10 @@ Expected<std::unique_ptr<Session>> Session::create(const std::shared_ptr<const M
     return TooLarge(
         fmt::format("session limits need {} positions but the model supports {}", max_positions, t.max_position));
   QASR_ASSIGN_OR_RETURN(s->enc, EncoderScratch::create(c.audio, max_audio_tokens));
-  QASR_ASSIGN_OR_RETURN(s->dec, DecoderState::create(c, max_prompt, max_positions, limits.kv_f16));
+  // Decoder rows: the prompt is prefilled in chunks of at most prefill_rows.
+  s->max_prompt_ = max_prompt;
+  QASR_ASSIGN_OR_RETURN(
+      s->dec, DecoderState::create(c, std::min(max_prompt, limits.prefill_rows), max_positions, limits.kv_f16));
   BufferPlan gen;
   gen.add(&s->generated, limits.max_new_tokens);
   gen.add(&s->generated_logprobs, limits.max_new_tokens);

@@ -145,16 +145,24 @@ Expected<Transcript> transcribe(Session& s, ThreadPool& pool, const Pcm16k& audi
   r.prompt_ids = prompt->ids;
   DecoderState& d = s.dec;
   const int64_t h = m.config().text.hidden;
-  for (int64_t i = 0; i < L; ++i) {
-    if (i >= prompt->audio_offset && i < prompt->audio_offset + n_audio)
-      std::copy_n(s.enc.out + (i - prompt->audio_offset) * h, h, d.x + i * h);
-    else
-      embed_token(m, prompt->ids[i], d.x + i * h);
-  }
 
-  // 4. Prefill, logits at the last prompt position → first token.
-  QASR_RETURN_IF_ERROR(decoder_forward(m, d, pool, 0, L, o.control));
-  decoder_logits(m, d, pool, d.x + (L - 1) * h);
+  // 4. Prefill in chunks of the decoder state's rows (positions c0.. append to the KV
+  //    cache; row i attends to [0, c0 + i]), so a 20-minute prompt needs activations for
+  //    one chunk, not 15,000 rows. Then the logits at the last prompt position.
+  int64_t last_row = 0;
+  for (int64_t c0 = 0; c0 < L; c0 += d.max_rows) {
+    const int64_t n = std::min(d.max_rows, L - c0);
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t i = c0 + j;
+      if (i >= prompt->audio_offset && i < prompt->audio_offset + n_audio)
+        std::copy_n(s.enc.out + (i - prompt->audio_offset) * h, h, d.x + j * h);
+      else
+        embed_token(m, prompt->ids[i], d.x + j * h);
+    }
+    QASR_RETURN_IF_ERROR(decoder_forward(m, d, pool, c0, n, o.control));
+    last_row = n - 1;
+  }
+  decoder_logits(m, d, pool, d.x + last_row * h);
   if (!o.dump_dir.empty()) {
     QASR_RETURN_IF_ERROR(write_npy_f32(o.dump_dir + "/mel.npy", mel->data.data(), {mel->n_mels, mel->n_frames}));
     QASR_RETURN_IF_ERROR(write_npy_f32(o.dump_dir + "/encoder_out.npy", s.enc.out, {n_audio, h}));

@@ -8,6 +8,9 @@
 #include <vector>
 
 #include "audio/audio.h"
+#include "base/thread_pool.h"
+#include "convert/synth.h"
+#include "model/model.h"
 #include "pipeline/aligner.h"
 #include "pipeline/long_audio.h"
 #include "test_util.h"
@@ -163,6 +166,30 @@ TEST(PieceReader, ShortTailIsPadded) {
   EXPECT_EQ(p.range.end - p.range.start, 163200 - 159000);
   EXPECT_EQ(p.audio.samples.size(), static_cast<size_t>(kMinPieceSamples));
   EXPECT_FALSE(*(*r)->next(p));
+}
+
+TEST(Aligner, ChunkedPassGivesTheSameWords) {
+  const std::string dir = testing::scratch_dir("aligner_chunks");
+  auto sp = synth_preset("tiny-aligner");
+  ASSERT_TRUE(sp.ok());
+  ASSERT_TRUE(write_synthetic_hf(dir + "/al", *sp, 3, QASR_ASSETS).ok());
+  auto m = Model::load(dir + "/al");
+  ASSERT_TRUE(m.ok()) << m.error();
+  auto a = load_audio_file(testing::data_path("audio/whisper.cpp_jfk.wav"));
+  ASSERT_TRUE(a.ok());
+  ThreadPool pool(2);
+  std::vector<std::vector<int64_t>> raw;
+  for (int64_t rows : {int64_t{100000}, int64_t{50}, int64_t{7}}) {
+    AlignOptions o;
+    o.kv_f16 = false;
+    o.prefill_rows = rows;
+    auto r = align(**m, pool, *a, "And so my fellow Americans ask not what your country can do for you", o);
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(r->words.size(), 14u);
+    raw.push_back(r->raw_ms);
+  }
+  EXPECT_EQ(raw[0], raw[1]);
+  EXPECT_EQ(raw[0], raw[2]);
 }
 
 TEST(PieceReader, RefusesABadLength) {

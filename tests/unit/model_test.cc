@@ -67,6 +67,36 @@ TEST(Model, ThreadCountDoesNotChangeResults) {
   EXPECT_EQ(r1->n_audio_tokens, 56);
 }
 
+TEST(Model, ChunkedPrefillGivesTheSameResult) {
+  // The prompt prefilled in one step, in uneven chunks and row by row: the same tokens and
+  // (f32 KV cache) the same log-probabilities to rounding.
+  auto m = Model::load(tiny_model_dir());
+  ASSERT_TRUE(m.ok());
+  Pcm16k a = clip("audio/whisper.cpp_jfk.wav");  // 158 prompt rows
+  TranscribeOptions o;
+  o.max_new_tokens = 12;
+  o.ignore_eos = true;
+  ThreadPool pool(2);
+  std::vector<std::vector<int32_t>> ids;
+  std::vector<std::vector<float>> lps;
+  for (int64_t rows : {int64_t{4096}, int64_t{37}, int64_t{1}}) {
+    SessionLimits lim{30.0, 32, 64};
+    lim.kv_f16 = false;
+    lim.prefill_rows = rows;
+    auto s = Session::create(*m, lim);
+    ASSERT_TRUE(s.ok()) << s.error();
+    EXPECT_EQ((*s)->dec.max_rows, std::min<int64_t>(rows, (*s)->max_prompt_tokens()));
+    auto r = transcribe(**s, pool, a, o);
+    ASSERT_TRUE(r.ok()) << r.error();
+    ids.push_back(r->token_ids);
+    lps.push_back(r->token_logprobs);
+  }
+  EXPECT_EQ(ids[0], ids[1]);
+  EXPECT_EQ(ids[0], ids[2]);
+  for (size_t k = 1; k < lps.size(); ++k)
+    for (size_t i = 0; i < lps[0].size(); ++i) EXPECT_NEAR(lps[k][i], lps[0][i], 1e-3) << k << " " << i;
+}
+
 TEST(Model, SilenceIsValidInput) {
   auto m = Model::load(tiny_model_dir());
   ASSERT_TRUE(m.ok());
