@@ -341,8 +341,8 @@ struct Server::Impl {
         if (split && pt.piece.audio.samples.size() < static_cast<size_t>(kMinPieceSamples))
           pt.piece.audio.samples.resize(kMinPieceSamples, 0.0f);
         const std::string lang = !job.opts.language.empty() ? job.opts.language : pt.language;
-        Status st = align_piece(doc, pt.segment >= 0 ? &doc.segments[pt.segment] : nullptr, *al->model(), pool, pt.piece,
-                                pt.text, lang, TimestampMode::kWord, ao);
+        Status st = align_piece(doc, pt.segment >= 0 ? &doc.segments[pt.segment] : nullptr, *al->model(), pool,
+                                pt.piece, pt.text, lang, TimestampMode::kWord, ao);
         pt.piece.audio.samples = std::vector<float>();
         if (!st.ok()) return job.finish(st.annotate("aligning"));
       }
