@@ -10,7 +10,9 @@ PKGS=(
   libsndfile1-dev libsoxr-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libboost1.81-dev zlib1g-dev libpcre2-dev libutf8proc-dev libopencc-dev libopenblas-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy ffmpeg
+  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy ffmpeg binutils
+  # the Python package's tests (pytest, psutil for the switching harness, venv for the install check)
+  python3-pytest python3-psutil python3-venv python3-pip
   # fuzzing (clang + libFuzzer) and leak tools
   clang-14 libfuzzer-14-dev libclang-rt-14-dev valgrind
   # habits enforced by tools
