@@ -384,6 +384,7 @@ Expected<json> run_serve_bench(const ServeBenchConfig& c) {
   std::vector<double> all_lat;
   std::map<std::string, std::vector<double>> lat, ttft;
   std::map<std::string, int> by_replica;
+  std::map<std::string, std::map<std::string, int>> by_model_replica;  // model → replica → requests
   for (const json& r : results) {
     const std::string m = r["model"];
     if (r["status"] == 200) {
@@ -398,6 +399,7 @@ Expected<json> run_serve_bench(const ServeBenchConfig& c) {
       errors[kind] = errors.value(kind, 0) + 1;
     }
     by_replica[r.value("replica", std::string(""))]++;
+    if (r["status"] == 200) by_model_replica[m][r.value("replica", std::string("(no header)"))]++;
   }
   // Server-side TTFT, per-request: from its log when this run started it.
   std::vector<json> events;
@@ -489,6 +491,7 @@ Expected<json> run_serve_bench(const ServeBenchConfig& c) {
                 {"health_ms", dist(health_ms)},
                 {"replicas", replicas_json},
                 {"served_by", by_rep},
+                {"served_by_model", by_model_replica},
                 {"memory", memory},
                 {"cli_comparison", compare},
                 {"server_exit", server_exit}}},
@@ -515,6 +518,8 @@ std::string format_serve_summary(const json& r) {
   o += "/health while loaded: " + d(s["health_ms"]) + "\n";
   o += "errors: " + (s["errors"].empty() ? std::string("none") : dump_json(s["errors"])) + "\n";
   o += "served by: " + dump_json(s["served_by"]) + "\n";
+  if (s.contains("served_by_model"))
+    for (const auto& [m, v] : s["served_by_model"].items()) o += fmt::format("  {}: {}\n", m, dump_json(v));
   for (const auto& [name, rep] : s["replicas"].items())
     o += fmt::format("{}: loads {}, unloads {}\n", name, dump_json(rep["loads"]), dump_json(rep["unloads"]));
   const json& m = s["memory"];

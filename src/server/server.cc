@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -237,6 +238,7 @@ struct Server::Impl {
   std::vector<std::thread> workers;
   std::thread acceptor_thread, janitor;
   std::atomic<bool> ready{false}, draining{false}, stopping{false};
+  std::atomic<bool> listener_closed{false};  // after --drain-delay: new connections are refused
   std::atomic<int> connections{0}, running{0};
   std::atomic<double> drain_started{0};
   std::mutex done_mu;
@@ -425,6 +427,10 @@ struct Server::Impl {
       if (draining) {
         const double since = now - drain_started.load();
         const bool idle = running == 0 && queue.size() == 0;
+        // The delay gives a balancer time to see /ready 503 while requests are still served;
+        // then the listener closes, so a late connection is refused and the balancer retries
+        // it elsewhere (HAProxy's retry-on conn-failure), instead of getting a 503 here.
+        if (since >= cfg.drain_delay_s && !listener_closed.exchange(true)) close_acceptor();
         if (since > cfg.drain_delay_s + cfg.drain_timeout_s) queue.cancel_all();
         if (since >= cfg.drain_delay_s && (idle || since > cfg.drain_delay_s + cfg.drain_timeout_s + 5)) {
           stop();
@@ -622,6 +628,10 @@ struct Server::Impl {
         return bad_request(fmt::format("Unrecognized request argument supplied: {}", n), n, "unknown_parameter");
       }
     }
+    if (route_model.empty() && cfg.require_routing_key)
+      return ApiError{400, "invalid_request_error", "missing_routing_key", "model",
+                      "an X-Model header or a /m/<model>/v1 path prefix is required (this replica is behind a "
+                      "balancer that routes on it)"};
     if (!route_model.empty()) {
       if (!model.empty() && model != route_model)
         return bad_request(
@@ -755,11 +765,24 @@ struct Server::Impl {
     ::setsockopt(sock.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
 
-  // Reads with a deadline: the socket's 1 s receive timeout lets the loop look at the clock.
+  // Reads with a deadline. The socket is non-blocking while this reads and the waiting is
+  // done here, in poll() with a 1 s step, so the loop looks at the clock and at `stopping`:
+  // Asio's blocking read turns SO_RCVTIMEO's EAGAIN into a poll without a timeout, so a silent
+  // client (or a balancer's idle keep-alive connection) would hold the thread, and a drain,
+  // until it closed.
   template <class Pred>
   beast::error_code read_until(tcp::socket& sock, beast::flat_buffer& buf, http::request_parser<http::string_body>& p,
                                Pred done, double deadline_ms, bool* got_bytes) {
     beast::error_code ec;
+    sock.non_blocking(true, ec);
+    if (ec) return ec;
+    struct Restore {
+      tcp::socket& s;
+      ~Restore() {
+        beast::error_code e;
+        s.non_blocking(false, e);  // writes stay blocking
+      }
+    } restore{sock};
     while (!done()) {
       if (stopping && !*got_bytes) return http::error::end_of_stream;
       const size_t before = buf.size();
@@ -768,6 +791,8 @@ struct Server::Impl {
       if (ec == net::error::would_block || ec == net::error::try_again) {
         ec = {};
         if (now_ms() > deadline_ms) return net::error::timed_out;
+        pollfd pfd{sock.native_handle(), POLLIN, 0};
+        if (::poll(&pfd, 1, 1000) < 0 && errno != EINTR) return beast::error_code(errno, beast::system_category());
         continue;
       }
       if (ec) return ec;
@@ -900,10 +925,14 @@ struct Server::Impl {
   // Returns false when the connection must close.
   bool handle_transcription(tcp::socket& sock, const Request& req, const std::string& route_model, double t0) {
     auto job = std::make_shared<Job>();
-    if (draining) {
+    // Draining: served during --drain-delay (a balancer has not seen /ready 503 yet); after it,
+    // only a request on a connection opened before gets here, and is refused.
+    if (draining && now_ms() / 1000.0 - drain_started.load() >= cfg.drain_delay_s) {
       auto res = make_error(req, {503, "server_error", "shutting_down", "", "the server is shutting down", 1});
+      res.keep_alive(false);
       log_request(nullptr, route_model, 503, t0, 0);
-      return write_message(sock, res);
+      write_message(sock, res);
+      return false;
     }
     if (auto err = parse_form(req, route_model, *job)) {
       auto res = make_error(req, *err);
@@ -1013,7 +1042,7 @@ struct Server::Impl {
       beast::error_code ec;
       tcp::socket sock(io);
       acceptor.accept(sock, ec);
-      if (stopping) return;
+      if (stopping || listener_closed) return;
       if (ec) continue;
       if (connections.load() >= cfg.max_connections) {
         set_timeouts(sock, 1.0, 1.0);

@@ -52,6 +52,10 @@ struct ServerConfig {
   // tests can hold a worker for a known time on a tiny model.
   int debug_step_delay_ms = 0;
   std::string replica_name;  // sent as X-Qasr-Replica on every response (default host:port)
+  // Behind a balancer that routes on X-Model or /m/<model>/: a transcription without either
+  // gets 400 (after its body is read, so every client sees the answer; HAProxy 2.6 resets a
+  // connection it answers itself before the body is in).
+  bool require_routing_key = false;
 };
 
 class Server {

@@ -11,6 +11,7 @@ Usage: serve_check.py QASR DATA_DIR WORK_DIR
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -312,18 +313,31 @@ try:
     expect_api_error("deadline", transcribe(s.port, JFK, [("model", "tiny")]), 408, "timeout")
     s.stop()
 
-    # SIGTERM drain with a request in flight.
+    # SIGTERM drain with a request in flight: during --drain-delay /ready is 503 and new
+    # transcriptions are still served (a balancer has not noticed yet); after it the listener
+    # is closed (a balancer retries a refused connection elsewhere); in-flight work finishes.
     s = start(["--drain-delay", "1"] + delay)
     p = s.port
     t = threading.Thread(target=slow_request, args=("drain", [("model", "tiny")]))
     t.start()
     time.sleep(0.5)
+    t_term = time.monotonic()
     os.kill(s.pid, signal.SIGTERM)
     time.sleep(0.2)
     check(request(p, "GET", "/ready")[0] == 503, "/ready is 503 during the drain")
-    expect_api_error("no new transcriptions during the drain", transcribe(p, JFK, [("model", "tiny")]), 503)
+    t2 = threading.Thread(target=slow_request, args=("during_delay", [("model", "tiny")]))
+    t2.start()
+    time.sleep(max(0.0, 1.4 - (time.monotonic() - t_term)))
+    refused = False
+    try:
+        socket.create_connection(("127.0.0.1", p), timeout=2).close()
+    except OSError:
+        refused = True
+    check(refused, "after --drain-delay new connections are refused")
     t.join(timeout=120)
+    t2.join(timeout=120)
     check(slow.get("drain", (0,))[0] == 200, "the request in flight finishes during the drain")
+    check(slow.get("during_delay", (0,))[0] == 200, "a transcription sent during --drain-delay is served")
     try:
         rc = s.proc.wait(timeout=60)
     except subprocess.TimeoutExpired:
