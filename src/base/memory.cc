@@ -59,10 +59,12 @@ void trim_heap() {
 int64_t resident_bytes_of(const void* p, size_t n) {
   if (!p || n == 0) return 0;
   const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  const uintptr_t begin = reinterpret_cast<uintptr_t>(p) & ~(page - 1);
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + n + page - 1) & ~(page - 1);
-  std::vector<unsigned char> vec((end - begin) / page);
-  if (::mincore(reinterpret_cast<void*>(begin), end - begin, vec.data()) != 0) return 0;
+  // The page-aligned start as a pointer into the same object (no integer-to-pointer cast).
+  const uintptr_t offset = reinterpret_cast<uintptr_t>(p) & (page - 1);
+  void* begin = const_cast<char*>(static_cast<const char*>(p) - offset);
+  const size_t length = (offset + n + page - 1) & ~(page - 1);
+  std::vector<unsigned char> vec(length / page);
+  if (::mincore(begin, length, vec.data()) != 0) return 0;
   int64_t resident = 0;
   for (unsigned char v : vec) resident += v & 1;
   return resident * static_cast<int64_t>(page);

@@ -100,8 +100,8 @@ double best_of_3(ThreadPool& pool, Fn chain) {
 }  // namespace
 
 int64_t sum_bytes(const char* p, size_t n) {
-  static const bool avx2 = best_isa() != Isa::kScalar;
-  return avx2 ? sum_bytes_avx2(p, n) : sum_bytes_scalar(p, n);
+  static const bool kAvx2 = best_isa() != Isa::kScalar;
+  return kAvx2 ? sum_bytes_avx2(p, n) : sum_bytes_scalar(p, n);
 }
 
 MachinePeaks measure_machine_peaks(ThreadPool& pool) {

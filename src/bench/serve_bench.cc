@@ -109,11 +109,16 @@ Reply http_call(const Url& url, http::verb method, const std::string& target, co
 
 std::string multipart_body(const std::string& boundary, const std::string& audio, const std::string& filename,
                            const std::vector<std::pair<std::string, std::string>>& fields) {
-  std::string b = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + filename +
-                  "\"\r\nContent-Type: application/octet-stream\r\n\r\n" + audio + "\r\n";
-  for (const auto& [k, v] : fields)
-    b += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + k + "\"\r\n\r\n" + v + "\r\n";
-  return b + "--" + boundary + "--\r\n";
+  std::string b;
+  b.reserve(audio.size() + 512);
+  b.append("--").append(boundary).append("\r\nContent-Disposition: form-data; name=\"file\"; filename=\"");
+  b.append(filename).append("\"\r\nContent-Type: application/octet-stream\r\n\r\n").append(audio).append("\r\n");
+  for (const auto& [k, v] : fields) {
+    b.append("--").append(boundary).append("\r\nContent-Disposition: form-data; name=\"").append(k);
+    b.append("\"\r\n\r\n").append(v).append("\r\n");
+  }
+  b.append("--").append(boundary).append("--\r\n");
+  return b;
 }
 
 double percentile(std::vector<double> v, double q) {
@@ -166,6 +171,7 @@ Expected<Child> start_server(const ServeBenchConfig& c) {
   std::vector<std::string> args = {c.self, "serve", "--host", "127.0.0.1", "--port", "0", "--log-format", "json"};
   args.insert(args.end(), c.server_args.begin(), c.server_args.end());
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   int out[2];
@@ -225,6 +231,7 @@ Expected<json> time_cli(const ServeBenchConfig& c, int n) {
     std::vector<std::string> args = {c.self, "transcribe", "--model", c.compare_cli_model, "--json", c.audio};
     if (c.threads > 0) args.insert(args.end(), {"--threads", std::to_string(c.threads)});
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     posix_spawn_file_actions_t fa;
@@ -318,6 +325,7 @@ Expected<json> run_serve_bench(const ServeBenchConfig& c) {
   // Bounded whatever the server does: at most 600 s per request.
   const double hard_stop = t_start + 1000.0 * (c.duration_s > 0 ? c.duration_s + 600 : 600.0 * std::max(1, c.requests));
   std::vector<std::thread> clients;
+  clients.reserve(static_cast<size_t>(c.clients));
   for (int ci = 0; ci < c.clients; ++ci)
     clients.emplace_back([&, ci] {
       for (int k = 0;; ++k) {

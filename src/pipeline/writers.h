@@ -9,6 +9,7 @@
 // and joins per character), else one cue per segment (its text wrapped at 42 characters).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -35,7 +36,7 @@ struct TranscriptSegment {
   double avg_logprob = 0;        // mean decoder log-probability of the tokens
   double compression_ratio = 0;  // len(utf8) / len(zlib(utf8)), as Whisper computes it
   double no_speech_prob = 0;     // 1 when the model said "language None" (silence), else 0
-  int64_t seek() const { return static_cast<int64_t>(start * 100.0 + 0.5); }  // 10 ms frames
+  int64_t seek() const { return std::llround(start * 100.0); }  // 10 ms frames
 };
 
 struct TranscriptDoc {

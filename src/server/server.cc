@@ -826,7 +826,7 @@ struct Server::Impl {
     }
   }
 
-  void serve_connection(tcp::socket sock) {
+  void serve_connection(tcp::socket& sock) {
     set_timeouts(sock, 1.0, 30.0);
     beast::flat_buffer buf;
     for (;;) {
@@ -1055,7 +1055,7 @@ struct Server::Impl {
       }
       ++connections;
       std::thread([this, s = std::move(sock)]() mutable {
-        serve_connection(std::move(s));
+        serve_connection(s);
         beast::error_code e;
         s.shutdown(tcp::socket::shutdown_both, e);
         s.close(e);

@@ -47,8 +47,8 @@ struct ByteMap {
   int byte_of(char32_t c) const { return c < 324 ? to_byte[c] : -1; }
 };
 const ByteMap& byte_map() {
-  static const ByteMap m;
-  return m;
+  static const ByteMap kMap;
+  return kMap;
 }
 
 }  // namespace

@@ -54,7 +54,7 @@ Expected<std::vector<ModelSpec>> scan_models_dir(const std::string& dir) {
   if (!fs::is_directory(dir, ec)) return NotFound(fmt::format("--models-dir '{}' is not a folder", dir));
   std::vector<ModelSpec> out;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const fs::path p = e.path();
+    const fs::path& p = e.path();
     if (e.is_directory(ec) && fs::exists(p / "config.json", ec))
       out.push_back({p.filename().string(), p.string()});
     else if (e.is_regular_file(ec) && (p.extension() == ".gguf" || p.extension() == ".bin"))
@@ -164,7 +164,7 @@ void add_serve_commands(CLI::App& app, Commands& cmds) {
       ->capture_default_str()
       ->check(CLI::Range(0, 100000));
   sv->add_option("--max-upload-mb", c.max_upload_bytes, "upload cap in MiB (default 25, as OpenAI)")
-      ->transform([](std::string v) {
+      ->transform([](const std::string& v) {
         char* end = nullptr;
         const double mb = std::strtod(v.c_str(), &end);
         if (*end || !(mb > 0 && mb <= 4096)) throw CLI::ValidationError("--max-upload-mb", "must be in (0, 4096]");
