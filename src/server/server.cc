@@ -2,7 +2,10 @@
 
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -268,6 +271,13 @@ struct Server::Impl {
 
   // ---- workers ----
   void worker_main(int index) {
+    // Per-thread on Linux (a tid is a PRIO_PROCESS id); threads created after this inherit it.
+    if (cfg.worker_nice > 0) {
+      const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+      errno = 0;
+      const int now = ::getpriority(PRIO_PROCESS, tid);
+      if (errno == 0) ::setpriority(PRIO_PROCESS, tid, std::min(19, now + cfg.worker_nice));
+    }
     ThreadPool pool(threads_per_worker);
     for (;;) {
       std::shared_ptr<Job> job = queue.pop();

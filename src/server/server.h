@@ -29,9 +29,13 @@ namespace qasr {
 
 struct ServerConfig {
   std::string host = "127.0.0.1";
-  int port = 8080;                      // 0: pick a free port
-  std::string api_key;                  // empty: no authentication
-  int parallel = 1;                     // transcriptions at once
+  int port = 8080;      // 0: pick a free port
+  std::string api_key;  // empty: no authentication
+  int parallel = 1;     // transcriptions at once
+  // Nice value added to the worker threads (and the pool threads they start, which inherit it),
+  // so the HTTP threads (/health, /ready, /metrics, uploads) are scheduled first when the
+  // transcriptions keep every core busy. 0 leaves them equal.
+  int worker_nice = 10;
   int threads = 0;                      // per transcription; 0: cores / parallel
   int queue = 8;                        // requests waiting for a worker
   int64_t max_upload_bytes = 25 << 20;  // OpenAI's 25 MiB

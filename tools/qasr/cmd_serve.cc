@@ -194,6 +194,10 @@ void add_serve_commands(CLI::App& app, Commands& cmds) {
       ->check(finite_range(0, 86400));
   sv->add_option("--log-format", c.log_json, "text | json")
       ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"text", false}, {"json", true}}));
+  sv->add_option("--worker-nice", c.worker_nice,
+                 "nice value added to the transcription threads, so HTTP is served first on busy cores")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 19));
   sv->add_flag("--require-routing-key", c.require_routing_key,
                "behind a balancer: refuse (400) a transcription without X-Model or /m/<model>/");
   sv->add_option("--replica-name", c.replica_name, "name sent as X-Qasr-Replica on every response (default HOST:PORT)");
