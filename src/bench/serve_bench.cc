@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -222,13 +223,28 @@ int stop_server(const Child& ch) {
   return 137;
 }
 
-// Runs `self transcribe --json` of the clip `n` times; the medians of its total (audio
-// decode to the last token) and of its load, in ms.
-Expected<json> time_cli(const ServeBenchConfig& c, int n) {
+// The server's token ceiling for a clip of `audio_s` seconds (its --max-new-tokens if given,
+// else 32 + 25 per second, as qasr serve computes it), so the CLI does the same work.
+int server_token_ceiling(const ServeBenchConfig& c, double audio_s) {
+  int ceiling = static_cast<int>(std::ceil(32 + 25 * audio_s));
+  for (size_t i = 0; i + 1 < c.server_args.size(); ++i)
+    if (c.server_args[i] == "--max-new-tokens") {
+      const std::string& v = c.server_args[i + 1];
+      int given = 0;
+      if (std::from_chars(v.data(), v.data() + v.size(), given).ec == std::errc()) ceiling = std::min(ceiling, given);
+    }
+  return std::clamp(ceiling, 1, 65536);
+}
+
+// Runs `self transcribe --json` of the clip `n` times with the server's token ceiling; the
+// medians of its total (audio decode to the last token) and of its load, in ms.
+Expected<json> time_cli(const ServeBenchConfig& c, int n, double audio_s) {
   std::vector<double> totals;
   for (int i = 0; i < n; ++i) {
     const std::string out = c.work_dir + "/cli.json";
-    std::vector<std::string> args = {c.self, "transcribe", "--model", c.compare_cli_model, "--json", c.audio};
+    std::vector<std::string> args = {
+        c.self,   "transcribe", "--model",          c.compare_cli_model,
+        "--json", c.audio,      "--max-new-tokens", std::to_string(server_token_ceiling(c, audio_s))};
     if (c.threads > 0) args.insert(args.end(), {"--threads", std::to_string(c.threads)});
     std::vector<char*> argv;
     argv.reserve(args.size() + 1);
@@ -374,7 +390,7 @@ Expected<json> run_serve_bench(const ServeBenchConfig& c) {
                     multipart_body(boundary, audio, "audio.wav", {{"model", c.models[0]}}), auth, 600);
       if (r.status == 200 && i > 0) server_ms.push_back(r.latency_ms);  // the first warms the model
     }
-    auto cli = time_cli(c, 5);
+    auto cli = time_cli(c, 5, audio_s);
     if (!cli.ok()) return cli.status();
     compare = {{"server_latency_ms", dist(server_ms)}, {"cli", *cli}};
     if (!server_ms.empty() && (*cli)["total_ms"].is_object())
