@@ -14,8 +14,10 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 #include <boost/asio.hpp>
@@ -121,7 +123,12 @@ struct Job {
     events.push_back(std::move(e));
     cv.notify_all();
   }
+  // Called by the worker before the result is handed over (the worker counts as free from
+  // then on, so the client's next request, sent the moment this one is answered, is admitted).
+  std::function<void()> on_finish;
+
   void finish(Status s) {
+    if (auto f = std::exchange(on_finish, nullptr)) f();
     std::lock_guard<std::mutex> lk(mu);
     status = std::move(s);
     finished = true;
@@ -137,13 +144,20 @@ class JobQueue {
   explicit JobQueue(int capacity) : capacity_(capacity) {}
   bool try_push(std::shared_ptr<Job> j) {
     std::lock_guard<std::mutex> lk(mu_);
-    if (closed_ || static_cast<int>(q_.size()) >= capacity_ + idle_) return false;
+    if (closed_ || static_cast<int>(q_.size()) >= capacity_ + idle_ + finishing_) return false;
     q_.push_back(std::move(j));
     cv_.notify_one();
     return true;
   }
-  std::shared_ptr<Job> pop() {
+  // A worker whose job has finished but which is not back in pop() yet.
+  void finishing() {
+    std::lock_guard<std::mutex> lk(mu_);
+    ++finishing_;
+  }
+  // `finished`: this worker called finishing() for the job it ran last.
+  std::shared_ptr<Job> pop(bool finished = false) {
     std::unique_lock<std::mutex> lk(mu_);
+    if (finished) --finishing_;
     ++idle_;
     cv_.wait(lk, [&] { return closed_ || !q_.empty(); });
     --idle_;
@@ -171,7 +185,8 @@ class JobQueue {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Job>> q_;
-  int idle_ = 0;  // workers waiting in pop()
+  int idle_ = 0;       // workers waiting in pop()
+  int finishing_ = 0;  // workers between a job's finish and pop()
   bool closed_ = false;
 };
 
@@ -279,11 +294,18 @@ struct Server::Impl {
       if (errno == 0) ::setpriority(PRIO_PROCESS, tid, std::min(19, now + cfg.worker_nice));
     }
     ThreadPool pool(threads_per_worker);
+    bool finished = false;
     for (;;) {
-      std::shared_ptr<Job> job = queue.pop();
+      std::shared_ptr<Job> job = queue.pop(finished);
       if (!job) return;
       ++running;
+      finished = false;
+      job->on_finish = [this, &finished] {
+        finished = true;
+        queue.finishing();
+      };
       run_job(*job, pool);
+      job->on_finish = nullptr;
       pool.release_scratch();
       --running;
     }
