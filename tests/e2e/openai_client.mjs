@@ -142,6 +142,9 @@ async function main() {
   }
   check(after === before + 1, `abort: the server cancelled the transcription (${before} → ${after})`);
 
+  // The cancel is counted when it is requested; wait (bounded) until the worker is free again.
+  for (let i = 0; i < 100 && (await metric(slow.port, "qasr_requests_in_flight")) > 0; i++)
+    await new Promise((r) => setTimeout(r, 50));
   // Queue full: a buffered upload is retried by the SDK (3 attempts), a stream is not.
   const busy = sc.audio.transcriptions.create({ file: fs.createReadStream(jfk), model: "tiny" });
   await new Promise((r) => setTimeout(r, 400));
