@@ -153,7 +153,7 @@ struct AudioStream::Impl {
     SF_INFO sfi{};
     if (from_memory) {
       n = std::min(bytes.size(), sizeof head);
-      std::memcpy(head, bytes.data(), n);
+      if (n > 0) std::memcpy(head, bytes.data(), n);  // an empty span may have a null data()
       size = bytes.size();
     } else {
       QASR_RETURN_IF_ERROR(check_input_path(path).annotate("audio file"));
