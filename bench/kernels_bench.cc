@@ -5,6 +5,7 @@
 // Single-threaded unless the name says /threads:N (the pool's threads).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -83,6 +84,42 @@ void BM_Gemv(benchmark::State& st) {
 // 1024×3072 (0.6B MLP down, fits L2/L3) and the 0.6B lm_head (151936×1024, 87 MB q4_0: DRAM).
 BENCHMARK(BM_Gemv)->ArgsProduct({{1024}, {3072}, {0, 1, 2}, {0, 1}})->ArgNames({"rows", "K", "isa", "q8"});
 BENCHMARK(BM_Gemv)->Args({151936, 1024, 1, 0})->ArgNames({"rows", "K", "isa", "q8"})->Unit(benchmark::kMillisecond);
+
+// 16-bit GEMV (decode with bf16/f16 weights): rows × K against one f32 activation row.
+// Args: rows, K, path (0 scalar reference, 1 AVX2 widened in registers, 2 the previous
+// path: convert 16 rows to f32 in a buffer, then avx2::dot per row), dtype (0 bf16, 1 f16).
+void BM_Gemv16(benchmark::State& st) {
+  const int64_t rows = st.range(0), K = st.range(1), path = st.range(2);
+  const bool f16 = st.range(3) == 1;
+  const auto wf = random_vec(static_cast<size_t>(rows * K), 1, 0.1f);
+  const auto x = random_vec(static_cast<size_t>(K), 2);
+  std::vector<uint16_t> w(wf.size());
+  for (size_t i = 0; i < wf.size(); ++i) w[i] = f16 ? f32_to_f16(wf[i]) : f32_to_bf16(wf[i]);
+  std::vector<float> y(rows), buf(static_cast<size_t>(16 * K));
+  const DType dt = f16 ? DType::F16 : DType::BF16;
+  for (auto _ : st) {
+    if (path == 0) {
+      (f16 ? vmath::ref::gemv_f16 : vmath::ref::gemv_bf16)(w.data(), rows, x.data(), K, y.data());
+    } else if (path == 1) {
+      (f16 ? vmath::avx2::gemv_f16 : vmath::avx2::gemv_bf16)(w.data(), rows, x.data(), K, y.data());
+    } else {
+      for (int64_t r0 = 0; r0 < rows; r0 += 16) {
+        const int64_t nr = std::min<int64_t>(16, rows - r0);
+        to_f32(dt, w.data(), static_cast<size_t>(r0 * K), static_cast<size_t>(nr * K), buf.data());
+        for (int64_t r = 0; r < nr; ++r) y[r0 + r] = vmath::avx2::dot(x.data(), buf.data() + r * K, K);
+      }
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.counters["GB/s"] = benchmark::Counter(static_cast<double>(rows * K * 2),
+                                           benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  st.SetLabel(std::string(path == 0 ? "scalar" : path == 1 ? "avx2" : "convert+dot") + (f16 ? " f16" : " bf16"));
+}
+BENCHMARK(BM_Gemv16)->ArgsProduct({{1024}, {3072}, {0, 1, 2}, {0, 1}})->ArgNames({"rows", "K", "path", "f16"});
+BENCHMARK(BM_Gemv16)
+    ->ArgsProduct({{151936}, {1024}, {1, 2}, {0}})
+    ->ArgNames({"rows", "K", "path", "f16"})
+    ->Unit(benchmark::kMillisecond);
 
 // Plain streaming read of the same bytes as the big GEMV (the bandwidth it could reach).
 void BM_Read(benchmark::State& st) {

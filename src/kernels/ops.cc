@@ -103,6 +103,16 @@ __attribute__((target("avx2,f16c"))) void f16_to_f32_f16c(const uint16_t* p, siz
   for (; i < n; ++i) out[i] = f16_to_f32(p[i]);
 }
 
+// bf16 → f32 by a 16-bit shift, 8 at a time (exact, as the scalar conversion).
+__attribute__((target("avx2"))) void bf16_to_f32_avx2(const uint16_t* p, size_t n, float* out) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    _mm256_storeu_ps(out + i, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)));
+  }
+  for (; i < n; ++i) out[i] = bf16_to_f32(p[i]);
+}
+
 bool has_f16c() {
   static const bool kHasF16c = best_isa() != Isa::kScalar;
   return kHasF16c;
@@ -144,6 +154,10 @@ void to_f32(DType t, const void* data, size_t offset, size_t n, float* out) {
     }
     case DType::BF16: {
       const uint16_t* p = static_cast<const uint16_t*>(data) + offset;
+      if (has_f16c()) {  // i.e. the AVX2 level
+        bf16_to_f32_avx2(p, n, out);
+        return;
+      }
       for (size_t i = 0; i < n; ++i) out[i] = bf16_to_f32(p[i]);
       return;
     }
@@ -172,24 +186,44 @@ void blas_single_thread() {
   (void)kConfigured;
 }
 
-// Quantized weights, few activation rows (decode): the activations are quantized to
-// q8_0 once (as ggml does) and one parallel_for covers the rows of every matrix in
-// `outs`, as if they were stacked; integer block dots per row.
+// Few activation rows (decode), weights quantized or 16-bit: one parallel_for covers
+// the rows of every matrix in `outs`, as if they were stacked (q/k/v, gate/up in one
+// pass over the weights). Quantized weights meet the activations quantized to q8_0
+// once (as ggml does), integer block dots per row; bf16/f16 weights meet the f32
+// activations, widened in registers (vmath gemv_bf16/gemv_f16), in blocks of 16 rows
+// so that with M > 1 a block is read from memory once and from cache M − 1 times.
 struct GemvOut {
   const Mat* W;
   float* y;
   const float* bias;
 };
 
-void quantized_gemv(ThreadPool& pool, const float* x, int64_t M, const GemvOut* outs, size_t n_outs) {
+bool is_16bit(DType t) {
+  return t == DType::BF16 || t == DType::F16;
+}
+bool gemv_dtype(const Mat& W) {
+  return (is_quantized(W.dtype) && W.cols % kQK == 0) || is_16bit(W.dtype);
+}
+
+void fused_gemv(ThreadPool& pool, const float* x, int64_t M, const GemvOut* outs, size_t n_outs) {
   const int64_t K = outs[0].W->cols, nb = K / kQK;
   int64_t total = 0;
-  for (size_t i = 0; i < n_outs; ++i) total += outs[i].W->rows;
+  bool any_quantized = false;
+  for (size_t i = 0; i < n_outs; ++i) {
+    total += outs[i].W->rows;
+    any_quantized = any_quantized || is_quantized(outs[i].W->dtype);
+  }
   // The caller's q8_0 copy of the activations (kPackedActivations of thread 0), read by every worker.
-  auto* xqp = static_cast<BlockQ8_0*>(
-      pool.scratch(0, ThreadPool::Scratch::kPackedActivations, static_cast<size_t>(M * nb) * sizeof(BlockQ8_0)));
+  BlockQ8_0* xqp = nullptr;
   const QuantKernels& qk = quant_kernels();
-  for (int64_t m = 0; m < M; ++m) qk.quantize_q8_0(x + m * K, xqp + m * nb, K);
+  if (any_quantized) {
+    xqp = static_cast<BlockQ8_0*>(
+        pool.scratch(0, ThreadPool::Scratch::kPackedActivations, static_cast<size_t>(M * nb) * sizeof(BlockQ8_0)));
+    for (int64_t m = 0; m < M; ++m) qk.quantize_q8_0(x + m * K, xqp + m * nb, K);
+  }
+  const bool fast = best_isa() != Isa::kScalar;
+  const auto gemv_bf16 = fast ? vmath::avx2::gemv_bf16 : vmath::ref::gemv_bf16;
+  const auto gemv_f16 = fast ? vmath::avx2::gemv_f16 : vmath::ref::gemv_f16;
   pool.parallel_for(total, 16, [&](int64_t n0, int64_t n1, int) {
     int64_t base = 0;
     for (size_t i = 0; i < n_outs; ++i) {
@@ -197,15 +231,26 @@ void quantized_gemv(ThreadPool& pool, const float* x, int64_t M, const GemvOut* 
       const int64_t N = o.W->rows, b = std::max(n0, base) - base, e = std::min(n1, base + N) - base;
       base += N;
       if (b >= e) continue;
-      for (int64_t m = 0; m < M; ++m) {
-        float* ym = o.y + m * N;
-        if (o.W->dtype == DType::Q8_0)
-          qk.gemv_q8_0(static_cast<const BlockQ8_0*>(o.W->data) + b * nb, e - b, xqp + m * nb, K, ym + b);
-        else
-          qk.gemv_q4_0(static_cast<const BlockQ4_0*>(o.W->data) + b * nb, e - b, xqp + m * nb, K, ym + b);
-        if (o.bias)
-          for (int64_t r = b; r < e; ++r) ym[r] += o.bias[r];
+      if (is_16bit(o.W->dtype)) {
+        const auto* w = static_cast<const uint16_t*>(o.W->data);
+        const auto gemv = o.W->dtype == DType::BF16 ? gemv_bf16 : gemv_f16;
+        constexpr int64_t kBlock = 16;
+        for (int64_t r0 = b; r0 < e; r0 += kBlock) {
+          const int64_t r1 = std::min(e, r0 + kBlock);
+          for (int64_t m = 0; m < M; ++m) gemv(w + r0 * K, r1 - r0, x + m * K, K, o.y + m * N + r0);
+        }
+      } else {
+        for (int64_t m = 0; m < M; ++m) {
+          float* ym = o.y + m * N;
+          if (o.W->dtype == DType::Q8_0)
+            qk.gemv_q8_0(static_cast<const BlockQ8_0*>(o.W->data) + b * nb, e - b, xqp + m * nb, K, ym + b);
+          else
+            qk.gemv_q4_0(static_cast<const BlockQ4_0*>(o.W->data) + b * nb, e - b, xqp + m * nb, K, ym + b);
+        }
       }
+      if (o.bias)
+        for (int64_t m = 0; m < M; ++m)
+          for (int64_t r = b; r < e; ++r) o.y[m * N + r] += o.bias[r];
     }
   });
 }
@@ -284,11 +329,13 @@ void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const flo
   }
   if (is_quantized(W.dtype)) {
     QASR_CHECK(K % kQK == 0) << "quantized matrix with " << K << " columns";
+  }
+  if (is_quantized(W.dtype) || (M < kGemmMinRows && gemv_dtype(W))) {
     const GemvOut out{&W, y, bias};
-    quantized_gemv(pool, x, M, &out, 1);
+    fused_gemv(pool, x, M, &out, 1);
     return;
   }
-  // Reference row-dot path (f32/f16/bf16 weights with few rows, or QASR_NO_BLAS=1):
+  // Reference row-dot path (f32 weights with few rows; f32/f16/bf16 with many rows under QASR_NO_BLAS=1):
   // each task takes kRowBlock weight rows and runs every activation row against them,
   // so a weight block stays in L1/L2 while the activations stream past once per block.
   constexpr int64_t kRowBlock = 16;
@@ -320,14 +367,14 @@ void matmul_group(ThreadPool& pool, const float* x, int64_t M,
   GemvOut fused[kMaxOuts];
   size_t n = 0;
   for (const auto& [W, y] : outs) {
-    fuse = fuse && n < kMaxOuts && is_quantized(W->dtype) && W->cols == K && K % kQK == 0;
+    fuse = fuse && n < kMaxOuts && gemv_dtype(*W) && W->cols == K;
     if (n < kMaxOuts) fused[n++] = {W, y, nullptr};
   }
   if (!fuse) {
     for (const auto& [W, y] : outs) matmul(pool, x, M, *W, nullptr, y);
     return;
   }
-  quantized_gemv(pool, x, M, fused, n);
+  fused_gemv(pool, x, M, fused, n);
 }
 
 void warm_up(ThreadPool& pool) {

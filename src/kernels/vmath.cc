@@ -94,6 +94,25 @@ void f32_to_f16_row(const float* x, int64_t n, uint16_t* y) {
   for (int64_t i = 0; i < n; ++i) y[i] = f32_to_f16(x[i]);
 }
 
+namespace {
+template <float (*Widen)(uint16_t)>
+void gemv_16(const uint16_t* w, int64_t rows, const float* x, int64_t n, float* y) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint16_t* wr = w + r * n;
+    double s = 0;  // as ref::dot
+    for (int64_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * Widen(wr[i]);
+    y[r] = static_cast<float>(s);
+  }
+}
+}  // namespace
+
+void gemv_bf16(const uint16_t* w, int64_t rows, const float* x, int64_t n, float* y) {
+  gemv_16<bf16_to_f32>(w, rows, x, n, y);
+}
+void gemv_f16(const uint16_t* w, int64_t rows, const float* x, int64_t n, float* y) {
+  gemv_16<f16_to_f32>(w, rows, x, n, y);
+}
+
 }  // namespace ref
 
 // ---------------------------------------------------------------- AVX2 + FMA
@@ -379,6 +398,99 @@ QASR_TH void f32_to_f16_row(const float* x, int64_t n, uint16_t* y) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i),
                      _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
   for (; i < n; ++i) y[i] = f32_to_f16(x[i]);
+}
+
+namespace {
+
+// Eight 16-bit weights → eight f32 (loads 16 bytes).
+struct WidenBf16 {
+  QASR_TH static __m256 load(const uint16_t* p) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+  static float one(uint16_t h) { return bf16_to_f32(h); }
+};
+struct WidenF16 {
+  QASR_TH static __m256 load(const uint16_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static float one(uint16_t h) { return f16_to_f32(h); }
+};
+
+// One row's tail (n − i < 8 elements) as avx2::dot does it: masked lanes are 0 · 0.
+template <typename W>
+QASR_TH inline __m256 tail_fma(const float* x, const uint16_t* wr, int64_t i, int64_t n, __m256 s1) {
+  alignas(32) float t[8] = {};
+  for (int64_t k = i; k < n; ++k) t[k - i] = W::one(wr[k]);
+  const __m256i m = tail_mask(n - i);
+  return _mm256_fmadd_ps(_mm256_maskload_ps(x + i, m), _mm256_load_ps(t), s1);
+}
+
+QASR_T inline float reduce4(__m256 s0, __m256 s1, __m256 s2, __m256 s3) {
+  return hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+}
+
+constexpr int64_t kPrefetchElems = 2048;  // 4 KiB ahead in a row of 16-bit weights
+
+template <typename W>
+QASR_TH void gemv_16(const uint16_t* w, int64_t rows, const float* x, int64_t n, float* y) {
+  int64_t r = 0;
+  for (; r + 2 <= rows; r += 2) {
+    const uint16_t* w0 = w + r * n;
+    const uint16_t* w1 = w0 + n;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps(), b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+      _mm_prefetch(reinterpret_cast<const char*>(w0 + i + kPrefetchElems), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(w1 + i + kPrefetchElems), _MM_HINT_T0);
+      const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+      const __m256 x2 = _mm256_loadu_ps(x + i + 16), x3 = _mm256_loadu_ps(x + i + 24);
+      a0 = _mm256_fmadd_ps(x0, W::load(w0 + i), a0);
+      b0 = _mm256_fmadd_ps(x0, W::load(w1 + i), b0);
+      a1 = _mm256_fmadd_ps(x1, W::load(w0 + i + 8), a1);
+      b1 = _mm256_fmadd_ps(x1, W::load(w1 + i + 8), b1);
+      a2 = _mm256_fmadd_ps(x2, W::load(w0 + i + 16), a2);
+      b2 = _mm256_fmadd_ps(x2, W::load(w1 + i + 16), b2);
+      a3 = _mm256_fmadd_ps(x3, W::load(w0 + i + 24), a3);
+      b3 = _mm256_fmadd_ps(x3, W::load(w1 + i + 24), b3);
+    }
+    for (; i + 8 <= n; i += 8) {
+      const __m256 xv = _mm256_loadu_ps(x + i);
+      a0 = _mm256_fmadd_ps(xv, W::load(w0 + i), a0);
+      b0 = _mm256_fmadd_ps(xv, W::load(w1 + i), b0);
+    }
+    if (i < n) {
+      a1 = tail_fma<W>(x, w0, i, n, a1);
+      b1 = tail_fma<W>(x, w1, i, n, b1);
+    }
+    y[r] = reduce4(a0, a1, a2, a3);
+    y[r + 1] = reduce4(b0, b1, b2, b3);
+  }
+  for (; r < rows; ++r) {
+    const uint16_t* w0 = w + r * n;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+      _mm_prefetch(reinterpret_cast<const char*>(w0 + i + kPrefetchElems), _MM_HINT_T0);
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), W::load(w0 + i), a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), W::load(w0 + i + 8), a1);
+      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), W::load(w0 + i + 16), a2);
+      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), W::load(w0 + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), W::load(w0 + i), a0);
+    if (i < n) a1 = tail_fma<W>(x, w0, i, n, a1);
+    y[r] = reduce4(a0, a1, a2, a3);
+  }
+}
+
+}  // namespace
+
+QASR_TH void gemv_bf16(const uint16_t* w, int64_t rows, const float* x, int64_t n, float* y) {
+  gemv_16<WidenBf16>(w, rows, x, n, y);
+}
+QASR_TH void gemv_f16(const uint16_t* w, int64_t rows, const float* x, int64_t n, float* y) {
+  gemv_16<WidenF16>(w, rows, x, n, y);
 }
 
 #undef QASR_TH

@@ -29,6 +29,10 @@ void attend_row(const float* q, const float* k, const float* v, int64_t stride, 
 void attend_row_f16(const float* q, const uint16_t* k, const uint16_t* v, int64_t stride, int64_t n, int64_t hd,
                     float scale, float* scores, float* out);
 void f32_to_f16_row(const float* x, int64_t n, uint16_t* y);  // round to nearest even
+// Decode matrix-vector with 16-bit weights: y[r] = Σ_i w[r·n + i]·x[i] for `rows`
+// consecutive rows of n bf16 (or f16) values, each row exactly dot(x, to_f32(row)).
+void gemv_bf16(const uint16_t* w, int64_t rows, const float* x, int64_t n, float* y);
+void gemv_f16(const uint16_t* w, int64_t rows, const float* x, int64_t n, float* y);
 }  // namespace ref
 
 namespace avx2 {
@@ -48,6 +52,14 @@ void attend_row(const float* q, const float* k, const float* v, int64_t stride, 
 void attend_row_f16(const float* q, const uint16_t* k, const uint16_t* v, int64_t stride, int64_t n, int64_t hd,
                     float scale, float* scores, float* out);
 void f32_to_f16_row(const float* x, int64_t n, uint16_t* y);  // F16C, round to nearest even
+// As ref::gemv_bf16/gemv_f16, the weights widened in registers (bf16: a 16-bit shift;
+// f16: F16C) and never stored as f32. Each row's sum is bit-identical to
+// avx2::dot(x, widened row): the same four 8-lane chains over 32-element steps, the
+// same tail and the same final reduction, so the 16-bit path decodes exactly what the
+// convert-then-dot path did. Two rows per pass share the activation loads; software
+// prefetch runs 4 KiB ahead in each row's stream.
+void gemv_bf16(const uint16_t* w, int64_t rows, const float* x, int64_t n, float* y);
+void gemv_f16(const uint16_t* w, int64_t rows, const float* x, int64_t n, float* y);
 }  // namespace avx2
 
 }  // namespace qasr::vmath

@@ -173,6 +173,86 @@ TEST(Attention, MatchesNaiveForPrefillDecodeAndWindows) {
 // in both tile directions (M not a multiple of 16, N not a multiple of 6 or 48) and
 // in K (1056 = two full 512-passes and a 32-wide one),
 // for f32, f16 and q4_0 weights, with and without bias, on 1 and 2 threads.
+// The 16-bit decode GEMV: each row bit for bit what the convert-then-dot path gives
+// (avx2::gemv_* against avx2::dot on the widened row, ref::gemv_* against ref::dot),
+// over row counts that exercise the two-row pass and its odd last row, lengths with
+// every kind of tail, and extreme values (bf16's full exponent range, f16's largest).
+TEST(Vmath, Gemv16MatchesConvertThenDotBitForBit) {
+  if (!have_avx2()) GTEST_FAIL() << "no AVX2";
+  for (int64_t n : {1, 7, 8, 9, 31, 32, 33, 100, 1024, 1037}) {
+    for (int64_t rows : {1, 2, 3, 5}) {
+      const auto x = randv(n, 40 + n, 1.0f), wf = randv(rows * n, 41 + n, 0.5f);
+      for (bool bf : {true, false}) {
+        std::vector<uint16_t> w(wf.size());
+        for (size_t i = 0; i < wf.size(); ++i) w[i] = bf ? f32_to_bf16(wf[i]) : f32_to_f16(wf[i]);
+        w[0] = bf ? f32_to_bf16(1.0e37f) : f32_to_f16(65504.0f);
+        if (w.size() > 1) w[w.size() - 1] = bf ? f32_to_bf16(-1.0e-30f) : f32_to_f16(-6.0e-8f);
+        std::vector<float> wide(w.size());
+        to_f32(bf ? DType::BF16 : DType::F16, w.data(), 0, w.size(), wide.data());
+        for (size_t i = 0; i < w.size(); ++i) {  // the vector conversion is the exact scalar one
+          const float want = bf ? bf16_to_f32(w[i]) : f16_to_f32(w[i]);
+          ASSERT_EQ(std::memcmp(&wide[i], &want, 4), 0) << "element " << i;
+        }
+        std::vector<float> fast(rows, 7.0f), ref(rows, 7.0f);
+        (bf ? vmath::avx2::gemv_bf16 : vmath::avx2::gemv_f16)(w.data(), rows, x.data(), n, fast.data());
+        (bf ? vmath::ref::gemv_bf16 : vmath::ref::gemv_f16)(w.data(), rows, x.data(), n, ref.data());
+        for (int64_t r = 0; r < rows; ++r) {
+          const float* wr = wide.data() + r * n;
+          EXPECT_EQ(fast[r], vmath::avx2::dot(x.data(), wr, n)) << (bf ? "bf16" : "f16") << " n=" << n << " r=" << r;
+          EXPECT_EQ(ref[r], vmath::ref::dot(x.data(), wr, n)) << (bf ? "bf16" : "f16") << " n=" << n << " r=" << r;
+          double mag = 0;
+          for (int64_t i = 0; i < n; ++i) mag += std::fabs(double(x[i]) * wr[i]);
+          EXPECT_NEAR(fast[r], ref[r], 1e-6 * mag) << "n=" << n << " r=" << r;
+        }
+      }
+    }
+  }
+}
+
+// ops::matmul and ops::matmul_group with bf16/f16 weights and few activation rows
+// (decode) take the fused 16-bit GEMV: every output equals ops::dot of the activation
+// row with the widened weight row (+ bias), on 1 and 2 threads, q/k/v-like groups of
+// different row counts included.
+TEST(Gemv, SixteenBitMatmulAndGroupsMatchRowDots) {
+  for (int threads : {1, 2}) {
+    ThreadPool pool(threads);
+    for (int64_t M : {1, 3}) {
+      const int64_t K = 96;
+      const int64_t Ns[3] = {70, 33, 33};
+      const auto x = randv(M * K, 50, 1.0f);
+      for (DType dt : {DType::BF16, DType::F16}) {
+        std::vector<std::vector<uint16_t>> ws;
+        std::vector<std::vector<float>> wide;
+        std::vector<Mat> mats;
+        for (int i = 0; i < 3; ++i) {
+          const auto wf = randv(Ns[i] * K, 51 + i, 0.5f);
+          std::vector<uint16_t> w(wf.size());
+          for (size_t j = 0; j < wf.size(); ++j) w[j] = dt == DType::BF16 ? f32_to_bf16(wf[j]) : f32_to_f16(wf[j]);
+          std::vector<float> d(w.size());
+          to_f32(dt, w.data(), 0, w.size(), d.data());
+          ws.push_back(std::move(w));
+          wide.push_back(std::move(d));
+        }
+        for (int i = 0; i < 3; ++i) mats.push_back(Mat{dt, Ns[i], K, ws[i].data()});
+        const auto bias = randv(Ns[0], 55, 1.0f);
+        std::vector<float> y0(M * Ns[0], 9.0f), y1(M * Ns[1], 9.0f), y2(M * Ns[2], 9.0f), yb(M * Ns[0], 9.0f);
+        ops::matmul_group(pool, x.data(), M, {{&mats[0], y0.data()}, {&mats[1], y1.data()}, {&mats[2], y2.data()}});
+        ops::matmul(pool, x.data(), M, mats[0], bias.data(), yb.data());
+        const std::vector<float>* ys[3] = {&y0, &y1, &y2};
+        for (int i = 0; i < 3; ++i)
+          for (int64_t m = 0; m < M; ++m)
+            for (int64_t r = 0; r < Ns[i]; ++r) {
+              const float want = ops::dot(x.data() + m * K, wide[i].data() + r * K, K);
+              ASSERT_EQ((*ys[i])[m * Ns[i] + r], want) << dtype_name(dt) << " M=" << M << " mat " << i << " r=" << r;
+              if (i == 0) {
+                ASSERT_EQ(yb[m * Ns[0] + r], want + bias[r]) << "bias, r=" << r;
+              }
+            }
+      }
+    }
+  }
+}
+
 TEST(Gemm, MatchesDotReferenceOnOddShapes) {
   if (!have_avx2()) GTEST_FAIL() << "no AVX2";
   for (int threads : {1, 2}) {
