@@ -1,5 +1,8 @@
 #include "bench/speed_bench.h"
 
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -281,12 +284,41 @@ void warm_page_cache(const std::string& path) {
     }
 }
 
+// `n` child processes that spin until killed (they also die with this process),
+// stopped by their pids when the object goes out of scope.
+class BusyProcesses {
+ public:
+  explicit BusyProcesses(int n) {
+    const pid_t parent = getpid();
+    for (int i = 0; i < n; ++i) {
+      const pid_t pid = fork();
+      if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(0);
+        for (;;) asm volatile("" ::: "memory");  // spin: a process that wants a whole core
+      }
+      if (pid > 0) pids_.push_back(pid);
+    }
+  }
+  ~BusyProcesses() {
+    for (pid_t p : pids_) kill(p, SIGKILL);
+    for (pid_t p : pids_) waitpid(p, nullptr, 0);
+  }
+  BusyProcesses(const BusyProcesses&) = delete;
+  BusyProcesses& operator=(const BusyProcesses&) = delete;
+  size_t size() const { return pids_.size(); }
+
+ private:
+  std::vector<pid_t> pids_;
+};
+
 }  // namespace
 
 Expected<json> run_speed_bench(const SpeedConfig& c, const std::function<void(const std::string&)>& progress) {
   if (c.models.empty()) return InvalidArgument("bench speed: give at least one --model");
   if (c.runs < 1) return InvalidArgument("bench speed: --runs must be at least 1");
   if (c.threads.empty()) return InvalidArgument("bench speed: no thread count");
+  if (c.noise < 0 || c.noise > 64) return InvalidArgument("bench speed: --noise must be in [0, 64]");
   for (int t : c.threads)
     if (t < 1) return InvalidArgument("bench speed: thread counts must be positive");
   for (const std::string& m : c.models) {
@@ -305,6 +337,7 @@ Expected<json> run_speed_bench(const SpeedConfig& c, const std::function<void(co
                    {"language", c.language},
                    {"chatllm_lib", c.chatllm_lib},
                    {"machine", machine_description()},
+                   {"noise", c.noise},
                    {"page_cache", "each model file is read once before its runs (warm cache for both engines)"},
                    {"qasr_version", QASR_VERSION}};
   std::vector<MachinePeaks> peaks;
@@ -342,6 +375,25 @@ Expected<json> run_speed_bench(const SpeedConfig& c, const std::function<void(co
       mres["work"] = work;
       json e = {{"threads", t}, {"load_ms", j["load_ms"]}, {"hwm_mb", j["hwm_mb"]}, {"runs", j["runs"]}};
       e["summary"] = summarize_engine(j["runs"], audio_s, work, ti < peaks.size() ? &peaks[ti] : nullptr);
+      if (c.noise > 0) {
+        if (progress)
+          progress(fmt::format("{}: qasr, {} thread(s), beside {} busy process(es)", model_label(path), t, c.noise));
+        Expected<json> nr = [&]() -> Expected<json> {
+          BusyProcesses busy(c.noise);
+          if (busy.size() != static_cast<size_t>(c.noise))
+            return Internal("bench speed: fork of a busy process failed");
+          return run_qasr_child(c, path, t, audio_s);
+        }();
+        if (!nr.ok()) return nr.status();
+        json nj = std::move(nr).value();
+        add_ms_per_token(nj["runs"]);
+        json ns = summarize_engine(nj["runs"], audio_s, work, nullptr);
+        json ratio;
+        for (const char* key : {"after_load_ms", "first_token_ms", "encoder_ms", "prefill_ms", "ms_per_token"})
+          if (ns.contains(key) && e["summary"].contains(key))
+            ratio[key] = ns[key]["median"].get<double>() / e["summary"][key]["median"].get<double>();
+        e["noisy"] = {{"busy_processes", c.noise}, {"runs", nj["runs"]}, {"summary", ns}, {"over_quiet", ratio}};
+      }
       mres["qasr"].push_back(e);
     }
     if (!c.chatllm_lib.empty() && mres["kind"] == "asr") {
@@ -468,6 +520,19 @@ void print_speed_table(const json& r, std::FILE* out) {
       fmt::print(out, "    {:<26} {}   {:.1f} ms per audio second, real-time factor {:.3f}\n",
                  "transcription after load", ms_cell(s, "after_load_ms"), 1000.0 * s.value("real_time_factor", 0.0),
                  s.value("real_time_factor", 0.0));
+      if (e.contains("noisy")) {
+        const json& nz = e["noisy"];
+        const json& ns = nz["summary"];
+        const json& q = nz["over_quiet"];
+        fmt::print(out, "    beside {} busy process(es), {} thread(s) on {} cores (ratio to the quiet run):\n",
+                   nz["busy_processes"].get<int>(), e["threads"].get<int>(), mach.value("cores", 0));
+        fmt::print(out, "    {:<26} {}   {:.2f}x\n", "first token (ms)", ms_cell(ns, "first_token_ms"),
+                   q.value("first_token_ms", NAN));
+        fmt::print(out, "    {:<26} {}   {:.2f}x\n", "decode (ms/token)", ms_cell(ns, "ms_per_token"),
+                   q.value("ms_per_token", NAN));
+        fmt::print(out, "    {:<26} {}   {:.2f}x\n", "transcription after load", ms_cell(ns, "after_load_ms"),
+                   q.value("after_load_ms", NAN));
+      }
     }
     if (with_chatllm) {
       const json& e = m["chatllm"];

@@ -16,6 +16,8 @@
 // Medians and [min, max] per stage; derived: tokens/s, real-time factor, GFLOP/s of
 // encoder and prefill (analytic FLOP counts from the model's shapes) against the
 // f32 FMA peak, decode GB/s (weight bytes per token) against the read bandwidth.
+// With `noise` > 0, every qasr measurement is repeated beside that many spinning
+// processes and the ratios noisy / quiet are reported.
 #pragma once
 
 #include <cstdio>
@@ -40,6 +42,10 @@ struct SpeedConfig {
   std::string chatllm_lib;  // empty: qasr only (and never for a forced aligner)
   std::string align_text;   // what a forced aligner aligns; empty: one word per 0.4 s of audio
   bool measure_peaks = true;
+  // Also measure each thread count with this many busy processes competing for the
+  // cores (one spinning child each), and print the slowdown against the quiet run:
+  // a shared machine should cost time in proportion, not stall at barriers.
+  int noise = 0;
 };
 
 Expected<nlohmann::json> run_speed_bench(const SpeedConfig& cfg,

@@ -268,6 +268,10 @@ void add_bench_commands(CLI::App& app, Commands& cmds, char** argv) {
   sp->add_option("--align-text", spc.align_text,
                  "the text a forced-aligner --model aligns (default: one word per 0.4 s of audio)");
   sp->add_flag("!--no-peaks", spc.measure_peaks, "skip measuring read bandwidth and FMA peak");
+  sp->add_option("--noise", spc.noise,
+                 "also run beside this many busy processes (a shared machine) and print the slowdown")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 64));
   sp->add_option("--json", sa->json, "write results JSON");
   cmds.push_back({sp, [sa] { return run_speed(*sa); }});
 
