@@ -73,6 +73,28 @@ check(abs(ratio["after_load_ms"] - q["after_load_ms"]["median"] / c["summary"]["
 check("qasr / chatllm.cpp" in r.stdout and "chatllm.cpp, 2 thread(s), same file" in r.stdout and
       "random weights" in r.stdout, "the table shows both engines and the random-weights note")
 
+# --noise 1: each measurement repeated beside one spinning process; the ratios are those of the medians, and
+# the busy process is gone when the command returns (no child of ours is left spinning).
+out2 = os.path.join(WORK, "speed_noise.json")
+r = subprocess.run([QASR, "bench", "speed", "--model", model, "--audio", audio, "--runs", "2", "--threads", "1",
+                    "--max-new-tokens", "3", "--no-peaks", "--noise", "1", "--json", out2],
+                   capture_output=True, text=True, timeout=600)
+check(r.returncode == 0, f"bench speed --noise 1 ran (exit {r.returncode}) {r.stderr.strip()[-300:]}")
+e = json.load(open(out2))["models"][0]["qasr"][0]
+nz = e.get("noisy", {})
+check(nz.get("busy_processes") == 1 and len(nz.get("runs", [])) == 2, "a noisy entry with one busy process, 2 runs")
+for k in ("first_token_ms", "ms_per_token", "after_load_ms"):
+    want = nz["summary"][k]["median"] / e["summary"][k]["median"]
+    check(abs(nz["over_quiet"][k] - want) < 1e-9 * max(1.0, want), f"noisy/quiet {k} is the ratio of the medians")
+check("beside 1 busy process(es)" in r.stdout, "the table prints the noisy rows")
+# The busy processes are forks of that qasr, so their command line names speed_noise.json.
+left = subprocess.run(["pgrep", "-f", "speed_noise.json"], capture_output=True, text=True).stdout.split()
+check(not left, f"no busy process left behind (pids: {left})")
+bad = subprocess.run([QASR, "bench", "speed", "--model", model, "--audio", audio, "--noise", "65", "--no-peaks"],
+                     capture_output=True, text=True, timeout=60)
+check(bad.returncode != 0 and bad.stderr.count("\n") == 1 and "--noise" in bad.stderr,
+      f"an out-of-range --noise is one line: {bad.stderr.strip()!r}")
+
 bad = subprocess.run([QASR, "bench", "speed", "--model", model, "--audio", audio, "--threads", "2,x"],
                      capture_output=True, text=True, timeout=60)
 check(bad.returncode != 0 and bad.stderr.count("\n") == 1 and "--threads" in bad.stderr,
