@@ -12,6 +12,7 @@
 #include "kernels/gemm.h"
 #include "kernels/half.h"
 #include "kernels/quant.h"
+#include "kernels/simd_avx2.h"
 #include "kernels/vmath.h"
 
 #include <immintrin.h>
@@ -106,10 +107,7 @@ __attribute__((target("avx2,f16c"))) void f16_to_f32_f16c(const uint16_t* p, siz
 // bf16 → f32 by a 16-bit shift, 8 at a time (exact, as the scalar conversion).
 __attribute__((target("avx2"))) void bf16_to_f32_avx2(const uint16_t* p, size_t n, float* out) {
   size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    _mm256_storeu_ps(out + i, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)));
-  }
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, load_bf16x8(p + i));
   for (; i < n; ++i) out[i] = bf16_to_f32(p[i]);
 }
 

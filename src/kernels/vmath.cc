@@ -404,10 +404,7 @@ namespace {
 
 // Eight 16-bit weights → eight f32 (loads 16 bytes).
 struct WidenBf16 {
-  QASR_TH static __m256 load(const uint16_t* p) {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-  }
+  QASR_TH static __m256 load(const uint16_t* p) { return load_bf16x8(p); }
   static float one(uint16_t h) { return bf16_to_f32(h); }
 };
 struct WidenF16 {
