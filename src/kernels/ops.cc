@@ -111,9 +111,11 @@ __attribute__((target("avx2"))) void bf16_to_f32_avx2(const uint16_t* p, size_t 
   for (; i < n; ++i) out[i] = bf16_to_f32(p[i]);
 }
 
-bool has_f16c() {
-  static const bool kHasF16c = best_isa() != Isa::kScalar;
-  return kHasF16c;
+// One choice per process: the AVX2 kernels (AVX2 + FMA + F16C, see cpu_has_avx2) where the
+// CPU has them; QASR_ISA=scalar forces the references.
+bool use_avx2() {
+  static const bool kUseAvx2 = best_isa() != Isa::kScalar;
+  return kUseAvx2;
 }
 
 }  // namespace
@@ -143,7 +145,7 @@ void to_f32(DType t, const void* data, size_t offset, size_t n, float* out) {
       return;
     case DType::F16: {
       const uint16_t* p = static_cast<const uint16_t*>(data) + offset;
-      if (has_f16c()) {
+      if (use_avx2()) {
         f16_to_f32_f16c(p, n, out);
         return;
       }
@@ -152,7 +154,7 @@ void to_f32(DType t, const void* data, size_t offset, size_t n, float* out) {
     }
     case DType::BF16: {
       const uint16_t* p = static_cast<const uint16_t*>(data) + offset;
-      if (has_f16c()) {  // i.e. the AVX2 level
+      if (use_avx2()) {
         bf16_to_f32_avx2(p, n, out);
         return;
       }
@@ -219,7 +221,7 @@ void fused_gemv(ThreadPool& pool, const float* x, int64_t M, const GemvOut* outs
         pool.scratch(0, ThreadPool::Scratch::kPackedActivations, static_cast<size_t>(M * nb) * sizeof(BlockQ8_0)));
     for (int64_t m = 0; m < M; ++m) qk.quantize_q8_0(x + m * K, xqp + m * nb, K);
   }
-  const bool fast = best_isa() != Isa::kScalar;
+  const bool fast = use_avx2();
   const auto gemv_bf16 = fast ? vmath::avx2::gemv_bf16 : vmath::ref::gemv_bf16;
   const auto gemv_f16 = fast ? vmath::avx2::gemv_f16 : vmath::ref::gemv_f16;
   pool.parallel_for(total, 16, [&](int64_t n0, int64_t n1, int) {
@@ -382,14 +384,6 @@ void warm_up(ThreadPool& pool) {
   matmul(pool, x.data(), M, Mat{DType::F32, N, K, w.data()}, nullptr, y.data());
   pool.release_scratch();
 }
-
-namespace {
-// One choice per process: the AVX2 row kernels where the CPU has them (QASR_ISA=scalar forces the reference).
-bool use_avx2() {
-  static const bool kUseAvx2 = best_isa() != Isa::kScalar;
-  return kUseAvx2;
-}
-}  // namespace
 
 float dot(const float* a, const float* b, int64_t n) {
   return use_avx2() ? vmath::avx2::dot(a, b, n) : vmath::ref::dot(a, b, n);
