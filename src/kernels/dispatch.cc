@@ -55,7 +55,8 @@ __attribute__((target("avx2,fma,f16c"))) float dot_q8_0_avx2(const BlockQ8_0* w,
 }
 
 // q4_0 rows against one q8_0 vector, one row at a time (a single forward stream
-// through the weights, which the hardware prefetcher follows best), two blocks
+// through the weights, which the hardware prefetcher follows: software prefetch 8 KiB
+// ahead made 151936 × 1024 from DRAM 10.5 instead of 7.0 ms on the Zen 4 VM), two blocks
 // per 256-bit register. Per call, the activation is laid out once for block pairs
 // (b, b+1): ylo = [y_b[0..15] | y_b+1[0..15]], yhi = [y_b[16..31] | y_b+1[16..31]],
 // and 8·Σy in the same lane layout, so per pair of weight blocks the 32 nibble
@@ -87,11 +88,9 @@ __attribute__((target("avx2,fma,f16c"))) void gemv_q4_0_avx2(const BlockQ4_0* w,
   const __m256i lane_b0 = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
   for (int64_t r = 0; r < rows; ++r) {
     const BlockQ4_0* wr = w + r * nb;
-    const char* pf = reinterpret_cast<const char*>(wr) + 8192;  // prefetch distance: 8 KiB ahead
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     int64_t q = 0;
     for (; q < np; ++q) {
-      if ((q & 1) == 0) _mm_prefetch(pf + q * 36, _MM_HINT_T1);
       const BlockQ4_0& w0 = wr[2 * q];
       const BlockQ4_0& w1 = wr[2 * q + 1];
       const __m256i v =
@@ -128,7 +127,9 @@ __attribute__((target("avx2,fma,f16c"))) void gemv_q8_0_avx2(const BlockQ8_0* w,
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(),
            acc3 = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
-      _mm_prefetch(reinterpret_cast<const char*>(w0 + b + 16 * nb), _MM_HINT_T1);  // as in gemv_q4_0_avx2
+      // Four streams 1 KiB apart, which the hardware prefetcher does not follow alone:
+      // without these, 151936 × 1024 from DRAM ran at 6.5 instead of 21 GB/s (Zen 4 VM).
+      _mm_prefetch(reinterpret_cast<const char*>(w0 + b + 16 * nb), _MM_HINT_T1);
       _mm_prefetch(reinterpret_cast<const char*>(w1 + b + 16 * nb), _MM_HINT_T1);
       _mm_prefetch(reinterpret_cast<const char*>(w2 + b + 16 * nb), _MM_HINT_T1);
       _mm_prefetch(reinterpret_cast<const char*>(w3 + b + 16 * nb), _MM_HINT_T1);

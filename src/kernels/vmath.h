@@ -56,8 +56,8 @@ void f32_to_f16_row(const float* x, int64_t n, uint16_t* y);  // F16C, round to 
 // f16: F16C) and never stored as f32. Each row's sum is bit-identical to
 // avx2::dot(x, widened row): the same four 8-lane chains over 32-element steps, the
 // same tail and the same final reduction, so the 16-bit path decodes exactly what the
-// convert-then-dot path did. Two rows per pass share the activation loads; software
-// prefetch runs 4 KiB ahead in each row's stream.
+// convert-then-dot path did. One row at a time, one sequential stream for the
+// hardware prefetcher (why: vmath.cc).
 void gemv_bf16(const uint16_t* w, int64_t rows, const float* x, int64_t n, float* y);
 void gemv_f16(const uint16_t* w, int64_t rows, const float* x, int64_t n, float* y);
 }  // namespace avx2
