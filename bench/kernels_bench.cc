@@ -266,52 +266,80 @@ void BM_DequantizeQ4(benchmark::State& st) {
 }
 BENCHMARK(BM_DequantizeQ4)->ArgsProduct({{48 * 1024}, {0, 1}});
 
-// The packed f32 GEMM alone (f32 weights, no conversion): M × N × K.
+// The packed f32 GEMM: M × N × K, weights f32 (bf16 = 0) or bf16 (bf16 = 1, the
+// official release's dtype; the encoder and prefill of a bf16 folder run this).
 void BM_Gemm(benchmark::State& st) {
   const int64_t M = st.range(0), N = st.range(1), K = st.range(2);
-  ThreadPool pool(static_cast<int>(st.range(3)));
+  const bool bf16 = st.range(3) == 1;
+  ThreadPool pool(static_cast<int>(st.range(4)));
   const auto w = random_vec(static_cast<size_t>(N * K), 15), x = random_vec(static_cast<size_t>(M * K), 16);
+  std::vector<uint16_t> wb(bf16 ? w.size() : 0);
+  for (size_t i = 0; i < wb.size(); ++i) wb[i] = f32_to_bf16(w[i]);
   std::vector<float> y(M * N);
-  const Mat W{DType::F32, N, K, w.data()};
+  const Mat W = bf16 ? Mat{DType::BF16, N, K, wb.data()} : Mat{DType::F32, N, K, w.data()};
   for (auto _ : st) {
     gemm::matmul_avx2(pool, x.data(), M, W, nullptr, y.data());
     benchmark::DoNotOptimize(y.data());
   }
   count_flop(st, 2.0 * M * N * K);
 }
-BENCHMARK(BM_Gemm)->ArgsProduct({{160}, {1024}, {1024}, {1, 2}})->ArgNames({"M", "N", "K", "threads"})->UseRealTime();
+BENCHMARK(BM_Gemm)
+    ->ArgsProduct({{160}, {1024}, {1024}, {0, 1}, {1, 2}})
+    ->ArgNames({"M", "N", "K", "bf16", "threads"})
+    ->UseRealTime();
+// The 0.6B decoder's MLP at prefill (158 prompt rows): up (N 3072, K 1024), down (N 1024, K 3072).
+BENCHMARK(BM_Gemm)
+    ->ArgsProduct({{158}, {3072}, {1024}, {1}, {1, 2}})
+    ->ArgNames({"M", "N", "K", "bf16", "threads"})
+    ->UseRealTime();
+BENCHMARK(BM_Gemm)
+    ->ArgsProduct({{158}, {1024}, {3072}, {1}, {1, 2}})
+    ->ArgNames({"M", "N", "K", "bf16", "threads"})
+    ->UseRealTime();
 
-// q4_0 weights, many activation rows: the integer GEMM (q8_0 activations, int8=1)
-// against the f32 GEMM on dequantized weights (int8=0), on the MLP shapes of the
+// Quantized weights (q8 = 0: q4_0, 1: q8_0), many activation rows: the f32 GEMM on
+// dequantized weights (path 0) against the integer GEMM on q8_0 activations, AVX2
+// (path 1) and AVX-512 VNNI (path 2, where the CPU has it), on the MLP shapes of the
 // 0.6B (3072 × 1024) and 1.7B (6144 × 2048 up, 2048 × 6144 down) for a 158-row prefill.
-void BM_GemmQ4(benchmark::State& st) {
-  const int64_t M = st.range(0), N = st.range(1), K = st.range(2);
-  const bool int8 = st.range(3) != 0;
-  ThreadPool pool(static_cast<int>(st.range(4)));
-  const auto wq = random_q4_0(N, K, 17);
+void BM_GemmInt8(benchmark::State& st) {
+  const int64_t M = st.range(0), N = st.range(1), K = st.range(2), path = st.range(4);
+  const bool q8 = st.range(3) != 0;
+  if (path == 2 && quant_kernels(Isa::kAvx512).isa != Isa::kAvx512) {
+    st.SkipWithError("no AVX-512 VNNI on this CPU");
+    return;
+  }
+  ThreadPool pool(static_cast<int>(st.range(5)));
+  const auto wf = random_vec(static_cast<size_t>(N * K), 17);
+  std::vector<BlockQ4_0> w4(q8 ? 0 : wf.size() / kQK);
+  std::vector<BlockQ8_0> w8(q8 ? wf.size() / kQK : 0);
+  if (q8)
+    quantize_q8_0(wf.data(), w8.data(), N * K);
+  else
+    quantize_q4_0(wf.data(), w4.data(), N * K);
   const auto x = random_vec(static_cast<size_t>(M * K), 18);
   std::vector<float> y(M * N);
-  const Mat W{DType::Q4_0, N, K, wq.data()};
+  const Mat W = q8 ? Mat{DType::Q8_0, N, K, w8.data()} : Mat{DType::Q4_0, N, K, w4.data()};
   for (auto _ : st) {
-    if (int8)
-      gemm::matmul_q4_0_avx2(pool, x.data(), M, W, nullptr, y.data());
-    else
+    if (path == 0)
       gemm::matmul_avx2(pool, x.data(), M, W, nullptr, y.data());
+    else
+      gemm::matmul_int8(pool, x.data(), M, W, nullptr, y.data(), path == 2);
     benchmark::DoNotOptimize(y.data());
   }
   count_flop(st, 2.0 * M * N * K);
+  st.SetLabel(std::string(q8 ? "q8_0 " : "q4_0 ") + (path == 0 ? "f32 gemm" : path == 1 ? "int8 avx2" : "int8 vnni"));
 }
-BENCHMARK(BM_GemmQ4)
-    ->ArgsProduct({{158}, {3072}, {1024}, {0, 1}, {1, 2}})
-    ->ArgNames({"M", "N", "K", "int8", "threads"})
+BENCHMARK(BM_GemmInt8)
+    ->ArgsProduct({{158}, {3072}, {1024}, {0, 1}, {0, 1, 2}, {1, 2}})
+    ->ArgNames({"M", "N", "K", "q8", "path", "threads"})
     ->UseRealTime();
-BENCHMARK(BM_GemmQ4)
-    ->ArgsProduct({{158}, {6144}, {2048}, {0, 1}, {2}})
-    ->ArgNames({"M", "N", "K", "int8", "threads"})
+BENCHMARK(BM_GemmInt8)
+    ->ArgsProduct({{158}, {6144}, {2048}, {0, 1}, {0, 1, 2}, {2}})
+    ->ArgNames({"M", "N", "K", "q8", "path", "threads"})
     ->UseRealTime();
-BENCHMARK(BM_GemmQ4)
-    ->ArgsProduct({{158}, {2048}, {6144}, {0, 1}, {2}})
-    ->ArgNames({"M", "N", "K", "int8", "threads"})
+BENCHMARK(BM_GemmInt8)
+    ->ArgsProduct({{158}, {2048}, {6144}, {0, 1}, {0, 1, 2}, {2}})
+    ->ArgNames({"M", "N", "K", "q8", "path", "threads"})
     ->UseRealTime();
 
 // The conv stem's second 3 × 3 convolution as im2col GEMM (one 100-frame chunk: 32 × 25

@@ -8,6 +8,7 @@
 
 #include "base/mapped_file.h"
 #include "kernels/dispatch.h"
+#include "kernels/gemm.h"
 
 namespace qasr {
 namespace {
@@ -82,6 +83,27 @@ __attribute__((target("avx2"))) int64_t maddubs_chains(int64_t iters) {
   return _mm256_extract_epi16(t, 0);
 }
 
+// The VNNI integer GEMM's instruction, 12 independent chains: s = s + dpbusd(w, a_i)
+// (256-bit, 32 multiply-adds each).
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2"))) int64_t dpbusd_chains(int64_t iters) {
+  const __m256i w = _mm256_set1_epi8(3);
+  __m256i b0 = _mm256_set1_epi8(1), b1 = _mm256_set1_epi8(-1), b2 = _mm256_set1_epi8(2), b3 = _mm256_set1_epi8(-2),
+          b4 = _mm256_set1_epi8(1), b5 = _mm256_set1_epi8(-1);
+  __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0, s9 = s0,
+          s10 = s0, s11 = s0;
+  for (int64_t i = 0; i < iters; ++i) {
+    s0 = _mm256_dpbusd_epi32(s0, w, b0), s1 = _mm256_dpbusd_epi32(s1, w, b1), s2 = _mm256_dpbusd_epi32(s2, w, b2);
+    s3 = _mm256_dpbusd_epi32(s3, w, b3), s4 = _mm256_dpbusd_epi32(s4, w, b4), s5 = _mm256_dpbusd_epi32(s5, w, b5);
+    s6 = _mm256_dpbusd_epi32(s6, w, b0), s7 = _mm256_dpbusd_epi32(s7, w, b1), s8 = _mm256_dpbusd_epi32(s8, w, b2);
+    s9 = _mm256_dpbusd_epi32(s9, w, b3), s10 = _mm256_dpbusd_epi32(s10, w, b4), s11 = _mm256_dpbusd_epi32(s11, w, b5);
+    __asm__ volatile("" : "+x"(b0), "+x"(b1), "+x"(b2), "+x"(b3), "+x"(b4), "+x"(b5));
+  }
+  __m256i t = _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(s0, s1), _mm256_add_epi32(s2, s3)),
+                               _mm256_add_epi32(_mm256_add_epi32(s4, s5), _mm256_add_epi32(s6, s7)));
+  t = _mm256_add_epi32(t, _mm256_add_epi32(_mm256_add_epi32(s8, s9), _mm256_add_epi32(s10, s11)));
+  return _mm256_extract_epi32(t, 0);
+}
+
 // Best of 3 runs of `chain` on every pool thread at once; returns seconds.
 template <typename Fn>
 double best_of_3(ThreadPool& pool, Fn chain) {
@@ -107,7 +129,7 @@ int64_t sum_bytes(const char* p, size_t n) {
 MachinePeaks measure_machine_peaks(ThreadPool& pool) {
   MachinePeaks p;
   p.threads = pool.size();
-  const bool avx2 = best_isa() != Isa::kScalar;
+  const bool avx2 = best_isa() != Isa::kScalar, vnni = avx2 && gemm::int8_vnni_default();
   // Read bandwidth over 256 MiB (far past any cache), touched first so page faults
   // are not counted; the buffer goes back to the OS at the end.
   const size_t n = size_t{256} << 20;
@@ -136,11 +158,17 @@ MachinePeaks measure_machine_peaks(ThreadPool& pool) {
     const int64_t iters = 4'000'000;  // 48 M FMA (or maddubs + add) instructions per thread
     p.fma_gflop_s =
         static_cast<double>(pool.size()) * iters * 12 * 16 / best_of_3(pool, [&] { return fma_chains(iters); }) / 1e9;
+    // The instruction the integer GEMM runs here: vpdpbusd where it takes the VNNI kernels.
     p.int8_gop_s = static_cast<double>(pool.size()) * iters * 12 * 64 /
-                   best_of_3(pool, [&] { return maddubs_chains(iters); }) / 1e9;
+                   (vnni ? best_of_3(pool, [&] { return dpbusd_chains(iters); })
+                         : best_of_3(pool, [&] { return maddubs_chains(iters); })) /
+                   1e9;
   }
   p.method =
-      avx2
+      avx2 && vnni ? "read: AVX2 loads over 256 MiB split across the threads, best of 5; "
+                     "FMA: 12 independent 8-wide f32 FMA chains per thread, best of 3; "
+                     "int8: 12 independent 256-bit vpdpbusd chains per thread (the VNNI integer GEMM), best of 3"
+      : avx2
           ? "read: AVX2 loads over 256 MiB split across the threads, best of 5; "
             "FMA: 12 independent 8-wide f32 FMA chains per thread, best of 3; "
             "int8: 12 independent maddubs + 16-bit add chains per thread, best of 3"

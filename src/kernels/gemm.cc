@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "base/status.h"
 #include "kernels/dispatch.h"
 #include "kernels/half.h"
 #include "kernels/quant.h"
@@ -86,7 +87,7 @@ QASR_T void kernel_16x6(const float* a, const float* w0, const float* w1, const 
   _mm256_storeu_ps(c + 80, c50), _mm256_storeu_ps(c + 88, c51);
 }
 
-// ---- q4_0 × q8_0 integer GEMM ------------------------------------------------------
+// ---- integer GEMM: q4_0 or q8_0 weights × q8_0 activations -------------------------
 
 constexpr int64_t kIR = 6;      // activation rows per group (broadcast operand)
 constexpr int64_t kIW = 8;      // weight rows per tile (one 8 × int32 vector)
@@ -96,10 +97,11 @@ constexpr int64_t kITiles = 4;  // weight tiles repacked at a time per thread (3
 struct ActBlock {
   int8_t q[kIR][kQK];
   float d[kIR];     // d_x as f32 (from the block's f16)
-  int32_t s8[kIR];  // 8 · Σ q_x, the correction for the nibbles' offset of 8
+  int32_t s8[kIR];  // 8 · Σ q_x, the correction for the q4_0 nibbles' offset of 8
 };
-// One block of a tile of 8 weight rows: nibbles as bytes 0..15, 4 k-values per row per
-// step, so step s is one 32-byte vector [row0 k4s..4s+3 | row1 ... | row7 ...].
+// One block of a tile of 8 weight rows, 4 k-values per row per step, so step s is one
+// 32-byte vector [row0 k4s..4s+3 | row1 ... | row7 ...]: q4_0 nibbles as bytes 0..15,
+// q8_0 values as they are (int8 bit patterns).
 struct WTileBlock {
   uint8_t q[kQK / 4][kIW][4];
   float d[kIW];  // d_w as f32; 0 for rows past N
@@ -132,7 +134,28 @@ void pack_act_group(const float* x, int64_t M, int64_t K, int64_t g, BlockQ8_0* 
 
 #define QASR_TI __attribute__((target("avx2,fma,f16c")))
 
-// Repacks `nr` ≤ 8 consecutive q4_0 weight rows of nb blocks (w = first row) into dst[nb].
+// 8 × 8 transpose of 4-byte groups: v[r] holds steps 0..7 of row r; dst steps 0..7 of rows 0..7.
+QASR_TI void store_tile_block(const __m256i* v, WTileBlock* dst) {
+  const __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]),
+                t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]),
+                t4 = _mm256_unpacklo_epi32(v[4], v[5]), t5 = _mm256_unpackhi_epi32(v[4], v[5]),
+                t6 = _mm256_unpacklo_epi32(v[6], v[7]), t7 = _mm256_unpackhi_epi32(v[6], v[7]);
+  const __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2),
+                u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3),
+                u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6),
+                u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
+  __m256i* o = reinterpret_cast<__m256i*>(dst->q);
+  _mm256_storeu_si256(o + 0, _mm256_permute2x128_si256(u0, u4, 0x20));
+  _mm256_storeu_si256(o + 1, _mm256_permute2x128_si256(u1, u5, 0x20));
+  _mm256_storeu_si256(o + 2, _mm256_permute2x128_si256(u2, u6, 0x20));
+  _mm256_storeu_si256(o + 3, _mm256_permute2x128_si256(u3, u7, 0x20));
+  _mm256_storeu_si256(o + 4, _mm256_permute2x128_si256(u0, u4, 0x31));
+  _mm256_storeu_si256(o + 5, _mm256_permute2x128_si256(u1, u5, 0x31));
+  _mm256_storeu_si256(o + 6, _mm256_permute2x128_si256(u2, u6, 0x31));
+  _mm256_storeu_si256(o + 7, _mm256_permute2x128_si256(u3, u7, 0x31));
+}
+
+// Repacks `nr` ≤ 8 consecutive weight rows of nb blocks (w = first row) into dst[nb].
 QASR_TI void pack_w_tile(const BlockQ4_0* w, int64_t nb, int64_t nr, WTileBlock* dst) {
   const __m128i m4 = _mm_set1_epi8(0x0F);
   for (int64_t b = 0; b < nb; ++b) {
@@ -149,31 +172,31 @@ QASR_TI void pack_w_tile(const BlockQ4_0* w, int64_t nb, int64_t nr, WTileBlock*
         dst[b].d[r] = 0.0f;
       }
     }
-    // 8 × 8 transpose of 4-byte groups: v[r] holds steps 0..7 of row r; out[s] rows 0..7 of step s.
-    const __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]),
-                  t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]),
-                  t4 = _mm256_unpacklo_epi32(v[4], v[5]), t5 = _mm256_unpackhi_epi32(v[4], v[5]),
-                  t6 = _mm256_unpacklo_epi32(v[6], v[7]), t7 = _mm256_unpackhi_epi32(v[6], v[7]);
-    const __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2),
-                  u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3),
-                  u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6),
-                  u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
-    __m256i* o = reinterpret_cast<__m256i*>(dst[b].q);
-    _mm256_storeu_si256(o + 0, _mm256_permute2x128_si256(u0, u4, 0x20));
-    _mm256_storeu_si256(o + 1, _mm256_permute2x128_si256(u1, u5, 0x20));
-    _mm256_storeu_si256(o + 2, _mm256_permute2x128_si256(u2, u6, 0x20));
-    _mm256_storeu_si256(o + 3, _mm256_permute2x128_si256(u3, u7, 0x20));
-    _mm256_storeu_si256(o + 4, _mm256_permute2x128_si256(u0, u4, 0x31));
-    _mm256_storeu_si256(o + 5, _mm256_permute2x128_si256(u1, u5, 0x31));
-    _mm256_storeu_si256(o + 6, _mm256_permute2x128_si256(u2, u6, 0x31));
-    _mm256_storeu_si256(o + 7, _mm256_permute2x128_si256(u3, u7, 0x31));
+    store_tile_block(v, dst + b);
+  }
+}
+QASR_TI void pack_w_tile(const BlockQ8_0* w, int64_t nb, int64_t nr, WTileBlock* dst) {
+  for (int64_t b = 0; b < nb; ++b) {
+    __m256i v[kIW];
+    for (int64_t r = 0; r < kIW; ++r) {
+      if (r < nr) {
+        const BlockQ8_0& blk = w[r * nb + b];
+        v[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs));
+        dst[b].d[r] = _cvtsh_ss(blk.d);
+      } else {
+        v[r] = _mm256_setzero_si256();
+        dst[b].d[r] = 0.0f;
+      }
+    }
+    store_tile_block(v, dst + b);
   }
 }
 
-// c[i][r] = Σ_b d_w[r]·d_x[i] · Σ_k (q_w − 8)·q_x for 8 weight rows r and 6 activation rows i.
-// The 16-bit sums use the saturating add: it never saturates here (bound above), and
-// unlike the plain add the compiler does not reassociate it into a tree that spills.
-// Scaling is a multiply then an add (not an FMA), the reference's rounding.
+// The micro-kernels: c[i][r] = Σ_b d_w[r]·d_x[i] · S_b[i][r] for 8 weight rows r and 6
+// activation rows i, S_b the block's exact integer sum Σ_k w·q_x (q4_0: w = q − 8).
+// They differ only in how S_b is formed, so each one's output is bit-identical to the
+// scalar reference (dot_q4_0_q8_0 / dot_q8_0_q8_0): S_b is exact in any order, and the
+// scaling is the reference's multiply, then add (not an FMA).
 // GCC may fuse the intrinsics' multiply and add under -ffp-contract=fast; clang's default
 // ("on") only fuses within one source expression, which intrinsics never are.
 #if defined(__clang__)
@@ -181,14 +204,27 @@ QASR_TI void pack_w_tile(const BlockQ4_0* w, int64_t nb, int64_t nr, WTileBlock*
 #else
 #define QASR_NO_FP_CONTRACT __attribute__((optimize("fp-contract=off")))
 #endif
-__attribute__((target("avx2,fma,f16c"))) QASR_NO_FP_CONTRACT void kernel_q_8x6(const WTileBlock* w, const ActBlock* a,
-                                                                               int64_t nb, float* c) {
+#define QASR_BC(i, s) _mm256_set1_epi32(*reinterpret_cast<const int32_t*>(aq + (i)*kQK + (s)*4))
+// f_i += f32(S_i) · (d_w · d_x[i]); S_i = madd(s_i) − corr_i (int16 pairs summed) or as given.
+#define QASR_SCALE(i, sum) \
+  f##i = _mm256_add_ps(f##i, _mm256_mul_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(dw, _mm256_set1_ps(dx[i]))))
+#define QASR_FOR6(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define QASR_STORE6                                                                       \
+  _mm256_storeu_ps(c + 0, f0), _mm256_storeu_ps(c + 8, f1), _mm256_storeu_ps(c + 16, f2); \
+  _mm256_storeu_ps(c + 24, f3), _mm256_storeu_ps(c + 32, f4), _mm256_storeu_ps(c + 40, f5)
+
+// q4_0, AVX2: nibbles (unsigned) × q_x by `maddubs`. The 16-bit partial sums of a whole
+// block stay exact (|Σ| ≤ 8 · 2 · 15 · 127 = 30480), so one `maddubs` + one 16-bit add per
+// 32 multiply-adds, then per block one widening add and the −8·Σq_x correction. The
+// saturating add never saturates here (bound above), and unlike the plain add the
+// compiler does not reassociate it into a tree that spills.
+__attribute__((target("avx2,fma,f16c"))) QASR_NO_FP_CONTRACT void kernel_q4_8x6(const WTileBlock* w, const ActBlock* a,
+                                                                                int64_t nb, float* c) {
   __m256 f0 = _mm256_setzero_ps(), f1 = f0, f2 = f0, f3 = f0, f4 = f0, f5 = f0;
   const __m256i ones = _mm256_set1_epi16(1);
   for (int64_t b = 0; b < nb; ++b) {
     const __m256i* wq = reinterpret_cast<const __m256i*>(w[b].q);
     const int8_t* aq = a[b].q[0];
-#define QASR_BC(i, s) _mm256_set1_epi32(*reinterpret_cast<const int32_t*>(aq + (i)*kQK + (s)*4))
     __m256i wv = _mm256_loadu_si256(wq);
     __m256i s0 = _mm256_maddubs_epi16(wv, QASR_BC(0, 0)), s1 = _mm256_maddubs_epi16(wv, QASR_BC(1, 0)),
             s2 = _mm256_maddubs_epi16(wv, QASR_BC(2, 0)), s3 = _mm256_maddubs_epi16(wv, QASR_BC(3, 0)),
@@ -196,35 +232,152 @@ __attribute__((target("avx2,fma,f16c"))) QASR_NO_FP_CONTRACT void kernel_q_8x6(c
 #pragma GCC unroll 8
     for (int s = 1; s < kQK / 4; ++s) {
       wv = _mm256_loadu_si256(wq + s);
-      s0 = _mm256_adds_epi16(s0, _mm256_maddubs_epi16(wv, QASR_BC(0, s)));
-      s1 = _mm256_adds_epi16(s1, _mm256_maddubs_epi16(wv, QASR_BC(1, s)));
-      s2 = _mm256_adds_epi16(s2, _mm256_maddubs_epi16(wv, QASR_BC(2, s)));
-      s3 = _mm256_adds_epi16(s3, _mm256_maddubs_epi16(wv, QASR_BC(3, s)));
-      s4 = _mm256_adds_epi16(s4, _mm256_maddubs_epi16(wv, QASR_BC(4, s)));
-      s5 = _mm256_adds_epi16(s5, _mm256_maddubs_epi16(wv, QASR_BC(5, s)));
+#define QASR_STEP(i) s##i = _mm256_adds_epi16(s##i, _mm256_maddubs_epi16(wv, QASR_BC(i, s)));
+      QASR_FOR6(QASR_STEP)
+#undef QASR_STEP
     }
-#undef QASR_BC
     const __m256 dw = _mm256_loadu_ps(w[b].d);
     const float* dx = a[b].d;
     const int32_t* s8 = a[b].s8;
-#define QASR_FIN(i)                                                                                                \
-  f##i = _mm256_add_ps(                                                                                            \
-      f##i,                                                                                                        \
-      _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_madd_epi16(s##i, ones), _mm256_set1_epi32(s8[i]))), \
-                    _mm256_mul_ps(dw, _mm256_set1_ps(dx[i]))))
-    QASR_FIN(0);
-    QASR_FIN(1);
-    QASR_FIN(2);
-    QASR_FIN(3);
-    QASR_FIN(4);
-    QASR_FIN(5);
+#define QASR_FIN(i) QASR_SCALE(i, _mm256_sub_epi32(_mm256_madd_epi16(s##i, ones), _mm256_set1_epi32(s8[i])));
+    QASR_FOR6(QASR_FIN)
 #undef QASR_FIN
   }
-  _mm256_storeu_ps(c + 0, f0), _mm256_storeu_ps(c + 8, f1), _mm256_storeu_ps(c + 16, f2);
-  _mm256_storeu_ps(c + 24, f3), _mm256_storeu_ps(c + 32, f4), _mm256_storeu_ps(c + 40, f5);
+  QASR_STORE6;
 }
 
+// q8_0, AVX2: signed × signed by the sign trick, maddubs(|w|, sign(q_x, w)) = w·q_x per
+// pair (|w| ≤ 128 read unsigned, q_x within ±127 as quantize_q8_0 makes it; a pair sum is
+// at most 2 · 128 · 127 = 32512, so it is exact), widened to int32 at every step (two
+// steps could overflow int16). Four instructions per 32 multiply-adds per row (the f32
+// kernel: one FMA per 8), |w| once per step for all six rows.
+__attribute__((target("avx2,fma,f16c"))) QASR_NO_FP_CONTRACT void kernel_q8_8x6(const WTileBlock* w, const ActBlock* a,
+                                                                                int64_t nb, float* c) {
+  __m256 f0 = _mm256_setzero_ps(), f1 = f0, f2 = f0, f3 = f0, f4 = f0, f5 = f0;
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m256i* wq = reinterpret_cast<const __m256i*>(w[b].q);
+    const int8_t* aq = a[b].q[0];
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0;
+#pragma GCC unroll 8
+    for (int s = 0; s < kQK / 4; ++s) {
+      const __m256i wv = _mm256_loadu_si256(wq + s), aw = _mm256_abs_epi8(wv);
+#define QASR_STEP(i) \
+  s##i = _mm256_add_epi32(s##i, _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(QASR_BC(i, s), wv)), ones));
+      QASR_FOR6(QASR_STEP)
+#undef QASR_STEP
+    }
+    const __m256 dw = _mm256_loadu_ps(w[b].d);
+    const float* dx = a[b].d;
+#define QASR_FIN(i) QASR_SCALE(i, s##i);
+    QASR_FOR6(QASR_FIN)
+#undef QASR_FIN
+  }
+  QASR_STORE6;
+}
+
+// The same two with AVX-512 VNNI's vpdpbusd on 256-bit vectors (u8 × s8, four products
+// summed into each int32 lane, no saturation): q4_0 one instruction per 32 multiply-adds
+// per row, the correction as above; q8_0 two (sign, vpdpbusd).
+#define QASR_VNNI "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
+__attribute__((target(QASR_VNNI))) QASR_NO_FP_CONTRACT void kernel_q4_8x6_vnni(const WTileBlock* w, const ActBlock* a,
+                                                                               int64_t nb, float* c) {
+  __m256 f0 = _mm256_setzero_ps(), f1 = f0, f2 = f0, f3 = f0, f4 = f0, f5 = f0;
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m256i* wq = reinterpret_cast<const __m256i*>(w[b].q);
+    const int8_t* aq = a[b].q[0];
+    const int32_t* s8 = a[b].s8;
+#define QASR_INIT(i) __m256i s##i = _mm256_set1_epi32(-s8[i]);
+    QASR_FOR6(QASR_INIT)
+#undef QASR_INIT
+#pragma GCC unroll 8
+    for (int s = 0; s < kQK / 4; ++s) {
+      const __m256i wv = _mm256_loadu_si256(wq + s);
+#define QASR_STEP(i) s##i = _mm256_dpbusd_epi32(s##i, wv, QASR_BC(i, s));
+      QASR_FOR6(QASR_STEP)
+#undef QASR_STEP
+    }
+    const __m256 dw = _mm256_loadu_ps(w[b].d);
+    const float* dx = a[b].d;
+#define QASR_FIN(i) QASR_SCALE(i, s##i);
+    QASR_FOR6(QASR_FIN)
+#undef QASR_FIN
+  }
+  QASR_STORE6;
+}
+__attribute__((target(QASR_VNNI))) QASR_NO_FP_CONTRACT void kernel_q8_8x6_vnni(const WTileBlock* w, const ActBlock* a,
+                                                                               int64_t nb, float* c) {
+  __m256 f0 = _mm256_setzero_ps(), f1 = f0, f2 = f0, f3 = f0, f4 = f0, f5 = f0;
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m256i* wq = reinterpret_cast<const __m256i*>(w[b].q);
+    const int8_t* aq = a[b].q[0];
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0;
+#pragma GCC unroll 8
+    for (int s = 0; s < kQK / 4; ++s) {
+      const __m256i wv = _mm256_loadu_si256(wq + s), aw = _mm256_abs_epi8(wv);
+#define QASR_STEP(i) s##i = _mm256_dpbusd_epi32(s##i, aw, _mm256_sign_epi8(QASR_BC(i, s), wv));
+      QASR_FOR6(QASR_STEP)
+#undef QASR_STEP
+    }
+    const __m256 dw = _mm256_loadu_ps(w[b].d);
+    const float* dx = a[b].d;
+#define QASR_FIN(i) QASR_SCALE(i, s##i);
+    QASR_FOR6(QASR_FIN)
+#undef QASR_FIN
+  }
+  QASR_STORE6;
+}
+#undef QASR_VNNI
+#undef QASR_STORE6
+#undef QASR_FOR6
+#undef QASR_SCALE
+#undef QASR_BC
+
 #undef QASR_NO_FP_CONTRACT
+
+using IntKernel = void (*)(const WTileBlock*, const ActBlock*, int64_t, float*);
+
+template <typename Block>
+void matmul_int8_impl(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y,
+                      IntKernel kernel) {
+  const int64_t N = W.rows, K = W.cols, nb = K / kQK, groups = (M + kIR - 1) / kIR, tiles = (N + kIW - 1) / kIW;
+  const auto* wq = static_cast<const Block*>(W.data);
+  // Quantized, packed activations (thread 0's kPackedActivations), read by every thread.
+  auto* ap = static_cast<ActBlock*>(
+      pool.scratch(0, ThreadPool::Scratch::kPackedActivations, static_cast<size_t>(groups * nb) * sizeof(ActBlock)));
+  pool.parallel_for(groups, 1, [&](int64_t g0, int64_t g1, int t) {
+    auto* tmp = static_cast<BlockQ8_0*>(
+        pool.scratch(t, ThreadPool::Scratch::kWeightRows, static_cast<size_t>(nb) * sizeof(BlockQ8_0)));
+    for (int64_t g = g0; g < g1; ++g) pack_act_group(x, M, K, g, tmp, ap + g * nb);
+  });
+  pool.parallel_for(tiles, 1, [&](int64_t t0, int64_t t1, int t) {
+    auto* wb = static_cast<WTileBlock*>(
+        pool.scratch(t, ThreadPool::Scratch::kWeightRows, static_cast<size_t>(kITiles * nb) * sizeof(WTileBlock)));
+    alignas(32) float c[kIR * kIW];
+    for (int64_t s0 = t0; s0 < t1; s0 += kITiles) {
+      const int64_t ns = std::min(kITiles, t1 - s0);
+      for (int64_t i = 0; i < ns; ++i) {
+        const int64_t n0 = (s0 + i) * kIW;
+        pack_w_tile(wq + n0 * nb, nb, std::min(kIW, N - n0), wb + i * nb);
+      }
+      for (int64_t g = 0; g < groups; ++g) {
+        const int64_t mr = std::min(kIR, M - g * kIR);
+        for (int64_t i = 0; i < ns; ++i) {
+          const int64_t n0 = (s0 + i) * kIW, nr = std::min(kIW, N - n0);
+          kernel(wb + i * nb, ap + g * nb, nb, c);
+          for (int64_t r = 0; r < mr; ++r) {
+            float* yr = y + (g * kIR + r) * N + n0;
+            if (bias)
+              for (int64_t j = 0; j < nr; ++j) yr[j] = c[r * kIW + j] + bias[n0 + j];
+            else
+              std::memcpy(yr, c + r * kIW, static_cast<size_t>(nr) * sizeof(float));
+          }
+        }
+      }
+    }
+  });
+}
+
 #undef QASR_TI
 #undef QASR_T
 
@@ -284,43 +437,16 @@ void matmul_avx2(ThreadPool& pool, const float* x, int64_t M, const Mat& W, cons
   });
 }
 
-void matmul_q4_0_avx2(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y) {
-  const int64_t N = W.rows, K = W.cols, nb = K / kQK, groups = (M + kIR - 1) / kIR, tiles = (N + kIW - 1) / kIW;
-  const auto* wq = static_cast<const BlockQ4_0*>(W.data);
-  // Quantized, packed activations (thread 0's kPackedActivations), read by every thread.
-  auto* ap = static_cast<ActBlock*>(
-      pool.scratch(0, ThreadPool::Scratch::kPackedActivations, static_cast<size_t>(groups * nb) * sizeof(ActBlock)));
-  pool.parallel_for(groups, 1, [&](int64_t g0, int64_t g1, int t) {
-    auto* tmp = static_cast<BlockQ8_0*>(
-        pool.scratch(t, ThreadPool::Scratch::kWeightRows, static_cast<size_t>(nb) * sizeof(BlockQ8_0)));
-    for (int64_t g = g0; g < g1; ++g) pack_act_group(x, M, K, g, tmp, ap + g * nb);
-  });
-  pool.parallel_for(tiles, 1, [&](int64_t t0, int64_t t1, int t) {
-    auto* wb = static_cast<WTileBlock*>(
-        pool.scratch(t, ThreadPool::Scratch::kWeightRows, static_cast<size_t>(kITiles * nb) * sizeof(WTileBlock)));
-    alignas(32) float c[kIR * kIW];
-    for (int64_t s0 = t0; s0 < t1; s0 += kITiles) {
-      const int64_t ns = std::min(kITiles, t1 - s0);
-      for (int64_t i = 0; i < ns; ++i) {
-        const int64_t n0 = (s0 + i) * kIW;
-        pack_w_tile(wq + n0 * nb, nb, std::min(kIW, N - n0), wb + i * nb);
-      }
-      for (int64_t g = 0; g < groups; ++g) {
-        const int64_t mr = std::min(kIR, M - g * kIR);
-        for (int64_t i = 0; i < ns; ++i) {
-          const int64_t n0 = (s0 + i) * kIW, nr = std::min(kIW, N - n0);
-          kernel_q_8x6(wb + i * nb, ap + g * nb, nb, c);
-          for (int64_t r = 0; r < mr; ++r) {
-            float* yr = y + (g * kIR + r) * N + n0;
-            if (bias)
-              for (int64_t j = 0; j < nr; ++j) yr[j] = c[r * kIW + j] + bias[n0 + j];
-            else
-              std::memcpy(yr, c + r * kIW, static_cast<size_t>(nr) * sizeof(float));
-          }
-        }
-      }
-    }
-  });
+bool int8_vnni_default() {
+  return quant_kernels().isa == Isa::kAvx512;
+}
+
+void matmul_int8(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y, bool vnni) {
+  QASR_CHECK(W.cols % kQK == 0 && (W.dtype == DType::Q4_0 || W.dtype == DType::Q8_0)) << W.cols;
+  if (W.dtype == DType::Q4_0)
+    matmul_int8_impl<BlockQ4_0>(pool, x, M, W, bias, y, vnni ? kernel_q4_8x6_vnni : kernel_q4_8x6);
+  else
+    matmul_int8_impl<BlockQ8_0>(pool, x, M, W, bias, y, vnni ? kernel_q8_8x6_vnni : kernel_q8_8x6);
 }
 
 }  // namespace qasr::gemm

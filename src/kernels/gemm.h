@@ -25,25 +25,27 @@ namespace qasr::gemm {
 
 void matmul_avx2(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y);
 
-// q4_0 weights against q8_0-quantized activations, integer block dots (what ggml does
-// for these files, here blocked as a GEMM):
+// q4_0 or q8_0 weights against q8_0-quantized activations, integer block dots (what
+// ggml does for these files, here blocked as a GEMM):
 //
-//   y[m][n] = Σ_b d_w[n][b] · d_x[m][b] · Σ_{j<32} (q_w − 8) · q_x   (+ bias[n]),
+//   y[m][n] = Σ_b d_w[n][b] · d_x[m][b] · Σ_{j<32} w · q_x   (+ bias[n]),
 //
-// the activations quantized to q8_0 by quantize_q8_0. Bit-identical to
-// dot_q4_0_q8_0 (the scalar reference) per output: each block's integer sum is exact
-// and is scaled and accumulated in the reference's order.
+// w = q − 8 for q4_0, q for q8_0; the activations quantized to q8_0 by quantize_q8_0.
+// Bit-identical to dot_q4_0_q8_0 / dot_q8_0_q8_0 (the scalar references) per output:
+// each block's integer sum is exact and is scaled and accumulated in the reference's
+// order.
 //
 // Shape of the work: activation rows are quantized and packed once per call in groups
 // of 6 ([block][row][32 × int8] + scales and 8·Σq), shared by all threads. Each thread
-// repacks tiles of 8 weight rows to unsigned nibble bytes laid out [block][step][row][4]
-// (an 8 × 8 transpose of 4-byte groups) so that one 32-byte load holds 4 k-values of 8
-// rows. The micro-kernel (8 weight rows × 6 activation rows) broadcasts 4 bytes of an
-// activation row and runs `maddubs` against the tile: 16-bit partial sums of a whole
-// block stay exact (|Σ| ≤ 8 · 2 · 15 · 127 = 30480), so one `maddubs` + one 16-bit add
-// per 32 multiply-adds, then per block one widening add, the −8·Σq_x correction and
-// the f32 scaling. About twice the f32 kernel's multiply-adds per cycle on AVX2.
-// K must be a multiple of 32.
-void matmul_q4_0_avx2(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y);
+// repacks tiles of 8 weight rows to bytes laid out [block][step][row][4] (an 8 × 8
+// transpose of 4-byte groups; q4_0 nibbles become bytes 0..15) so that one 32-byte load
+// holds 4 k-values of 8 rows. The micro-kernel (8 weight rows × 6 activation rows)
+// broadcasts 4 bytes of an activation row against the tile: AVX2 `maddubs` (q8_0
+// through the sign trick, maddubs(|w|, sign(q_x, w))), or with AVX-512 VNNI one
+// `vpdpbusd` (256-bit) per 32 multiply-adds; per block the f32 scaling. K must be a
+// multiple of 32. vnni = true needs AVX-512 VNNI (quant_kernels(Isa::kAvx512) is that level).
+void matmul_int8(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y, bool vnni);
+// The VNNI kernels when the dispatched ISA level is AVX-512 (QASR_ISA can force avx2).
+bool int8_vnni_default();
 
 }  // namespace qasr::gemm

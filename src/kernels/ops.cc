@@ -258,8 +258,8 @@ void fused_gemv(ThreadPool& pool, const float* x, int64_t M, const GemvOut* outs
 // The GEMM path for many activation rows, chosen once per process:
 //   QASR_NO_BLAS=1  reference row-dot path (A/B runs);
 //   QASR_GEMM=blas  OpenBLAS sgemm per weight block (the previous path);
-//   QASR_GEMM=f32   q4_0 weights dequantized through the f32 GEMM (f32 activations);
-//   default         our f32 GEMM, and the integer GEMM for q4_0 weights.
+//   QASR_GEMM=f32   q4_0/q8_0 weights dequantized through the f32 GEMM (f32 activations);
+//   default         our f32 GEMM, and the integer GEMM for q4_0 and q8_0 weights.
 struct GemmChoice {
   bool use_blas, own_gemm, int8_gemm;
 };
@@ -279,14 +279,15 @@ const GemmChoice& gemm_choice() {
 }  // namespace
 
 bool uses_int8_gemm(const Mat& W, int64_t M) {
-  return W.dtype == DType::Q4_0 && W.cols % kQK == 0 && M >= kGemmMinRows && gemm_choice().int8_gemm;
+  return is_quantized(W.dtype) && W.cols % kQK == 0 && M >= kGemmMinRows && gemm_choice().int8_gemm;
 }
 
 void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y) {
   const int64_t N = W.rows, K = W.cols;
   const bool use_blas = gemm_choice().use_blas, own_gemm = gemm_choice().own_gemm;
   if (uses_int8_gemm(W, M)) {
-    gemm::matmul_q4_0_avx2(pool, x, M, W, bias, y);
+    static const bool kVnni = gemm::int8_vnni_default();
+    gemm::matmul_int8(pool, x, M, W, bias, y, kVnni);
     return;
   }
   if (M >= kGemmMinRows && use_blas && own_gemm) {

@@ -16,7 +16,7 @@ namespace qasr::ops {
 
 // y[M][N] = x[M][K] · W[N][K]ᵀ (+ bias[N]).  W.cols must equal K.
 void matmul(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y);
-// True when matmul(x with M rows, W) takes the integer GEMM: q4_0 weights, K a multiple
+// True when matmul(x with M rows, W) takes the integer GEMM: q4_0 or q8_0 weights, K a multiple
 // of 32, at least 8 rows, AVX2, unless QASR_GEMM=f32 or QASR_NO_BLAS=1. The speed
 // benchmark counts that work against the int8 peak rather than the f32 FMA peak.
 bool uses_int8_gemm(const Mat& W, int64_t M);

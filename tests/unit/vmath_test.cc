@@ -298,38 +298,52 @@ TEST(Gemm, MatchesDotReferenceOnOddShapes) {
 // tile directions (M not a multiple of 6, N not a multiple of 8 or 32), with and
 // without bias, on 1 and 2 threads. Weights with extreme nibbles (0 and 15) and
 // activations with ±amax rows exercise the 16-bit sums' bound.
-TEST(Gemm, Q4IntegerMatchesScalarReferenceBitForBit) {
+// Both integer GEMMs (q4_0 and q8_0 weights) at every kernel level this CPU has (AVX2;
+// AVX-512 VNNI where present), against the scalar block dots, bit for bit.
+TEST(Gemm, IntegerMatchesScalarReferenceBitForBit) {
   if (!have_avx2()) GTEST_FAIL() << "no AVX2";
-  for (int threads : {1, 2}) {
-    ThreadPool pool(threads);
-    struct Shape {
-      int64_t M, N, K;
-    };
-    for (const Shape& sh :
-         {Shape{8, 5, 32}, Shape{13, 9, 64}, Shape{33, 50, 96}, Shape{40, 97, 160}, Shape{7, 33, 1024}}) {
-      auto x = randv(sh.M * sh.K, 41, 1.0f);
-      const auto wf = randv(sh.N * sh.K, 42, 0.5f), bias = randv(sh.N, 43, 1.0f);
-      for (int64_t k = 0; k < sh.K; ++k) x[k] = (k % 2 ? 1.0f : -1.0f);  // row 0: every q = ±127
-      std::vector<BlockQ4_0> w4(wf.size() / 32);
-      quantize_q4_0(wf.data(), w4.data(), static_cast<int64_t>(wf.size()));
-      for (int64_t b = 0; b < sh.K / 32; ++b) std::memset(w4[b].qs, 0xF0 | 0x00, 16);  // row 0: nibbles 0 and 15
-      const Mat W{DType::Q4_0, sh.N, sh.K, w4.data()};
-      const int64_t nb = sh.K / 32;
-      std::vector<BlockQ8_0> xq(sh.M * nb);
-      for (int64_t m = 0; m < sh.M; ++m) quantize_q8_0(x.data() + m * sh.K, xq.data() + m * nb, sh.K);
-      for (bool with_bias : {false, true}) {
-        std::vector<float> y(sh.M * sh.N, 7.0f);
-        gemm::matmul_q4_0_avx2(pool, x.data(), sh.M, W, with_bias ? bias.data() : nullptr, y.data());
-        for (int64_t m = 0; m < sh.M; ++m)
-          for (int64_t n = 0; n < sh.N; ++n) {
-            float ref = dot_q4_0_q8_0(w4.data() + n * nb, xq.data() + m * nb, sh.K);
-            if (with_bias) ref += bias[n];
-            ASSERT_EQ(y[m * sh.N + n], ref)
-                << " M=" << sh.M << " N=" << sh.N << " K=" << sh.K << " m=" << m << " n=" << n;
+  std::vector<bool> levels = {false};
+  if (quant_kernels(Isa::kAvx512).isa == Isa::kAvx512) levels.push_back(true);  // the CPU has AVX-512 VNNI
+  for (bool vnni : levels)
+    for (DType dt : {DType::Q4_0, DType::Q8_0})
+      for (int threads : {1, 2}) {
+        ThreadPool pool(threads);
+        struct Shape {
+          int64_t M, N, K;
+        };
+        for (const Shape& sh :
+             {Shape{8, 5, 32}, Shape{13, 9, 64}, Shape{33, 50, 96}, Shape{40, 97, 160}, Shape{7, 33, 1024}}) {
+          auto x = randv(sh.M * sh.K, 41, 1.0f);
+          const auto wf = randv(sh.N * sh.K, 42, 0.5f), bias = randv(sh.N, 43, 1.0f);
+          for (int64_t k = 0; k < sh.K; ++k) x[k] = (k % 2 ? 1.0f : -1.0f);  // row 0: every q = ±127
+          const int64_t nb = sh.K / 32;
+          std::vector<BlockQ4_0> w4(wf.size() / 32);
+          std::vector<BlockQ8_0> w8(wf.size() / 32);
+          quantize_q4_0(wf.data(), w4.data(), static_cast<int64_t>(wf.size()));
+          quantize_q8_0(wf.data(), w8.data(), static_cast<int64_t>(wf.size()));
+          for (int64_t b = 0; b < nb; ++b) {
+            std::memset(w4[b].qs, 0xF0 | 0x00, 16);  // row 0: nibbles 0 and 15
+            for (int j = 0; j < 32; ++j)             // row 0: the extremes −128 and 127 a file may hold
+              w8[b].qs[j] = static_cast<int8_t>(j % 2 ? 127 : -128);
           }
+          const Mat W = dt == DType::Q4_0 ? Mat{dt, sh.N, sh.K, w4.data()} : Mat{dt, sh.N, sh.K, w8.data()};
+          std::vector<BlockQ8_0> xq(sh.M * nb);
+          for (int64_t m = 0; m < sh.M; ++m) quantize_q8_0(x.data() + m * sh.K, xq.data() + m * nb, sh.K);
+          for (bool with_bias : {false, true}) {
+            std::vector<float> y(sh.M * sh.N, 7.0f);
+            gemm::matmul_int8(pool, x.data(), sh.M, W, with_bias ? bias.data() : nullptr, y.data(), vnni);
+            for (int64_t m = 0; m < sh.M; ++m)
+              for (int64_t n = 0; n < sh.N; ++n) {
+                float ref = dt == DType::Q4_0 ? dot_q4_0_q8_0(w4.data() + n * nb, xq.data() + m * nb, sh.K)
+                                              : dot_q8_0_q8_0(w8.data() + n * nb, xq.data() + m * nb, sh.K);
+                if (with_bias) ref += bias[n];
+                ASSERT_EQ(y[m * sh.N + n], ref)
+                    << (dt == DType::Q4_0 ? "q4_0" : "q8_0") << " vnni=" << vnni << " M=" << sh.M << " N=" << sh.N
+                    << " K=" << sh.K << " m=" << m << " n=" << n;
+              }
+          }
+        }
       }
-    }
-  }
 }
 
 }  // namespace
