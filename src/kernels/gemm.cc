@@ -246,87 +246,65 @@ __attribute__((target("avx2,fma,f16c"))) QASR_NO_FP_CONTRACT void kernel_q4_8x6(
   QASR_STORE6;
 }
 
+// The kernels whose block sums accumulate in int32 from the first step, defined by one
+// body: per block s_i starts at INIT(i); each of the 8 steps loads the tile vector wv,
+// runs PREP (once for all six rows) and STEP(i) per row; then the f32 scaling.
+#define QASR_INT32_KERNEL(NAME, TARGET, INIT, PREP, STEP)                                                           \
+  __attribute__((target(TARGET))) QASR_NO_FP_CONTRACT void NAME(const WTileBlock* w, const ActBlock* a, int64_t nb, \
+                                                                float* c) {                                         \
+    __m256 f0 = _mm256_setzero_ps(), f1 = f0, f2 = f0, f3 = f0, f4 = f0, f5 = f0;                                   \
+    for (int64_t b = 0; b < nb; ++b) {                                                                              \
+      const __m256i* wq = reinterpret_cast<const __m256i*>(w[b].q);                                                 \
+      const int8_t* aq = a[b].q[0];                                                                                 \
+      const int32_t* s8 = a[b].s8;                                                                                  \
+      (void)s8;                                                                                                     \
+      __m256i s0 = INIT(0), s1 = INIT(1), s2 = INIT(2), s3 = INIT(3), s4 = INIT(4), s5 = INIT(5);                   \
+      _Pragma("GCC unroll 8") for (int s = 0; s < kQK / 4; ++s) {                                                   \
+        const __m256i wv = _mm256_loadu_si256(wq + s);                                                              \
+        PREP;                                                                                                       \
+        QASR_FOR6(STEP)                                                                                             \
+      }                                                                                                             \
+      const __m256 dw = _mm256_loadu_ps(w[b].d);                                                                    \
+      const float* dx = a[b].d;                                                                                     \
+      QASR_SCALE(0, s0);                                                                                            \
+      QASR_SCALE(1, s1);                                                                                            \
+      QASR_SCALE(2, s2);                                                                                            \
+      QASR_SCALE(3, s3);                                                                                            \
+      QASR_SCALE(4, s4);                                                                                            \
+      QASR_SCALE(5, s5);                                                                                            \
+    }                                                                                                               \
+    QASR_STORE6;                                                                                                    \
+  }
+#define QASR_ZERO(i) _mm256_setzero_si256()
+
 // q8_0, AVX2: signed × signed by the sign trick, maddubs(|w|, sign(q_x, w)) = w·q_x per
 // pair (|w| ≤ 128 read unsigned, q_x within ±127 as quantize_q8_0 makes it; a pair sum is
 // at most 2 · 128 · 127 = 32512, so it is exact), widened to int32 at every step (two
 // steps could overflow int16). Four instructions per 32 multiply-adds per row (the f32
 // kernel: one FMA per 8), |w| once per step for all six rows.
-__attribute__((target("avx2,fma,f16c"))) QASR_NO_FP_CONTRACT void kernel_q8_8x6(const WTileBlock* w, const ActBlock* a,
-                                                                                int64_t nb, float* c) {
-  __m256 f0 = _mm256_setzero_ps(), f1 = f0, f2 = f0, f3 = f0, f4 = f0, f5 = f0;
-  const __m256i ones = _mm256_set1_epi16(1);
-  for (int64_t b = 0; b < nb; ++b) {
-    const __m256i* wq = reinterpret_cast<const __m256i*>(w[b].q);
-    const int8_t* aq = a[b].q[0];
-    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0;
-#pragma GCC unroll 8
-    for (int s = 0; s < kQK / 4; ++s) {
-      const __m256i wv = _mm256_loadu_si256(wq + s), aw = _mm256_abs_epi8(wv);
-#define QASR_STEP(i) \
+#define QASR_PREP_Q8 const __m256i aw = _mm256_abs_epi8(wv), ones = _mm256_set1_epi16(1)
+#define QASR_STEP_Q8(i) \
   s##i = _mm256_add_epi32(s##i, _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(QASR_BC(i, s), wv)), ones));
-      QASR_FOR6(QASR_STEP)
-#undef QASR_STEP
-    }
-    const __m256 dw = _mm256_loadu_ps(w[b].d);
-    const float* dx = a[b].d;
-#define QASR_FIN(i) QASR_SCALE(i, s##i);
-    QASR_FOR6(QASR_FIN)
-#undef QASR_FIN
-  }
-  QASR_STORE6;
-}
+QASR_INT32_KERNEL(kernel_q8_8x6, "avx2,fma,f16c", QASR_ZERO, QASR_PREP_Q8, QASR_STEP_Q8)
 
 // The same two with AVX-512 VNNI's vpdpbusd on 256-bit vectors (u8 × s8, four products
 // summed into each int32 lane, no saturation): q4_0 one instruction per 32 multiply-adds
-// per row, the correction as above; q8_0 two (sign, vpdpbusd).
+// per row, its −8·Σq_x correction as the sums' start; q8_0 two (sign, vpdpbusd).
 #define QASR_VNNI "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
-__attribute__((target(QASR_VNNI))) QASR_NO_FP_CONTRACT void kernel_q4_8x6_vnni(const WTileBlock* w, const ActBlock* a,
-                                                                               int64_t nb, float* c) {
-  __m256 f0 = _mm256_setzero_ps(), f1 = f0, f2 = f0, f3 = f0, f4 = f0, f5 = f0;
-  for (int64_t b = 0; b < nb; ++b) {
-    const __m256i* wq = reinterpret_cast<const __m256i*>(w[b].q);
-    const int8_t* aq = a[b].q[0];
-    const int32_t* s8 = a[b].s8;
-#define QASR_INIT(i) __m256i s##i = _mm256_set1_epi32(-s8[i]);
-    QASR_FOR6(QASR_INIT)
-#undef QASR_INIT
-#pragma GCC unroll 8
-    for (int s = 0; s < kQK / 4; ++s) {
-      const __m256i wv = _mm256_loadu_si256(wq + s);
-#define QASR_STEP(i) s##i = _mm256_dpbusd_epi32(s##i, wv, QASR_BC(i, s));
-      QASR_FOR6(QASR_STEP)
-#undef QASR_STEP
-    }
-    const __m256 dw = _mm256_loadu_ps(w[b].d);
-    const float* dx = a[b].d;
-#define QASR_FIN(i) QASR_SCALE(i, s##i);
-    QASR_FOR6(QASR_FIN)
-#undef QASR_FIN
-  }
-  QASR_STORE6;
-}
-__attribute__((target(QASR_VNNI))) QASR_NO_FP_CONTRACT void kernel_q8_8x6_vnni(const WTileBlock* w, const ActBlock* a,
-                                                                               int64_t nb, float* c) {
-  __m256 f0 = _mm256_setzero_ps(), f1 = f0, f2 = f0, f3 = f0, f4 = f0, f5 = f0;
-  for (int64_t b = 0; b < nb; ++b) {
-    const __m256i* wq = reinterpret_cast<const __m256i*>(w[b].q);
-    const int8_t* aq = a[b].q[0];
-    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0;
-#pragma GCC unroll 8
-    for (int s = 0; s < kQK / 4; ++s) {
-      const __m256i wv = _mm256_loadu_si256(wq + s), aw = _mm256_abs_epi8(wv);
-#define QASR_STEP(i) s##i = _mm256_dpbusd_epi32(s##i, aw, _mm256_sign_epi8(QASR_BC(i, s), wv));
-      QASR_FOR6(QASR_STEP)
-#undef QASR_STEP
-    }
-    const __m256 dw = _mm256_loadu_ps(w[b].d);
-    const float* dx = a[b].d;
-#define QASR_FIN(i) QASR_SCALE(i, s##i);
-    QASR_FOR6(QASR_FIN)
-#undef QASR_FIN
-  }
-  QASR_STORE6;
-}
+#define QASR_INIT_Q4(i) _mm256_set1_epi32(-s8[i])
+#define QASR_STEP_Q4_VNNI(i) s##i = _mm256_dpbusd_epi32(s##i, wv, QASR_BC(i, s));
+#define QASR_PREP_Q8_VNNI const __m256i aw = _mm256_abs_epi8(wv)
+#define QASR_STEP_Q8_VNNI(i) s##i = _mm256_dpbusd_epi32(s##i, aw, _mm256_sign_epi8(QASR_BC(i, s), wv));
+QASR_INT32_KERNEL(kernel_q4_8x6_vnni, QASR_VNNI, QASR_INIT_Q4, (void)0, QASR_STEP_Q4_VNNI)
+QASR_INT32_KERNEL(kernel_q8_8x6_vnni, QASR_VNNI, QASR_ZERO, QASR_PREP_Q8_VNNI, QASR_STEP_Q8_VNNI)
+#undef QASR_STEP_Q8_VNNI
+#undef QASR_PREP_Q8_VNNI
+#undef QASR_STEP_Q4_VNNI
+#undef QASR_INIT_Q4
+#undef QASR_STEP_Q8
+#undef QASR_PREP_Q8
+#undef QASR_ZERO
+#undef QASR_INT32_KERNEL
 #undef QASR_VNNI
 #undef QASR_STORE6
 #undef QASR_FOR6
