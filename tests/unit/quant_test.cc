@@ -172,15 +172,18 @@ TEST(QuantKernels, FastDotsMatchScalarReference) {
   }
 }
 
-// The GEMV kernels (four rows at a time, tails row by row) against the scalar dot,
-// on row counts that are not multiples of four and odd block counts.
+// The GEMV kernels (AVX2 q8_0 four rows at a time with tails row by row; the others
+// one row at a time in groups of two or four blocks) against the scalar dot, on row
+// counts that are not multiples of four and block counts that leave group tails.
 TEST(QuantKernels, FastGemvMatchesScalarDots) {
   std::mt19937 rng(11);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
     const QuantKernels& k = quant_kernels(isa);
     for (int64_t rows : {1, 3, 4, 7, 13}) {
-      for (int64_t nb : {1, 5, 33}) {
+      // Block counts: odd, a 4-block group plus tails, multiples of 4, and past the
+      // stack-held activation layout of the grouped kernels (> 512 blocks, K > 16384).
+      for (int64_t nb : {1, 5, 33, 8, 130, 514}) {
         const int64_t n = nb * 32;
         std::vector<float> w(rows * n), a(n);
         for (float& v : w) v = nd(rng);
