@@ -52,7 +52,53 @@ bool spin_until(Pred pred) {
   }
 }
 
+constexpr uint64_t kPerThread = uint64_t{1} << 31;
+constexpr int64_t kMaxChunks = 0x7FFF;   // the claim word's 15-bit chunk count
+constexpr int64_t kChunksPerThread = 4;  // balance against late threads vs per-chunk cost
+
+inline uint32_t claim_gen(uint64_t w) {
+  return static_cast<uint32_t>(w >> 32);
+}
+inline int64_t claim_count(uint64_t w) {
+  return static_cast<int64_t>((w >> 16) & 0x7FFF);
+}
+inline int64_t claim_next(uint64_t w) {
+  return static_cast<int64_t>(w & 0xFFFF);
+}
+
 }  // namespace
+
+void ThreadPool::finish_chunk() {
+  const int64_t total = claim_count(claim_.load(std::memory_order_relaxed));
+  if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == total) {
+    // Last chunk done: wake the caller if it went to sleep (under the mutex, so the
+    // caller cannot miss it between its check and its wait).
+    std::lock_guard<std::mutex> lk(mutex_);
+    done_cv_.notify_one();
+  }
+}
+
+void ThreadPool::work_on(uint32_t gen, int index) {
+  uint64_t w = claim_.load(std::memory_order_acquire);
+  if (claim_gen(w) != gen) return;  // that job is over (and maybe the next begun)
+  if (w & kPerThread) {
+    // One chunk per thread: the caller waits for every thread, so the job is live.
+    const RangeFn* job = job_;
+    (*job)(index, index + 1, index);
+    finish_chunk();
+    return;
+  }
+  for (;;) {
+    if (claim_gen(w) != gen || claim_next(w) >= claim_count(w)) return;
+    if (!claim_.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+    // Chunk claim_next(w) of job `gen` is ours: its fields stay put until we finish it.
+    const RangeFn* job = job_;
+    const int64_t b = claim_next(w) * chunk_, e = std::min(n_, b + chunk_);
+    (*job)(b, e, index);
+    finish_chunk();
+    w = claim_.load(std::memory_order_acquire);
+  }
+}
 
 void ThreadPool::worker(int index) {
   uint64_t seen = 0;
@@ -66,40 +112,39 @@ void ThreadPool::worker(int index) {
     }
     if (stop_.load(std::memory_order_acquire)) return;
     seen = generation_.load(std::memory_order_acquire);
-    const RangeFn* job = job_;
-    const int64_t n = n_, chunk = chunk_;
-    const int64_t b = index * chunk, e = std::min(n, b + chunk);
-    if (b < e) (*job)(b, e, index);
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      // Last one out wakes the caller if it went to sleep (under the mutex, so the
-      // caller cannot miss it between its check and its wait).
-      std::lock_guard<std::mutex> lk(mutex_);
-      done_cv_.notify_one();
-    }
+    work_on(static_cast<uint32_t>(seen), index);
   }
 }
 
-void ThreadPool::run(int64_t n, int64_t grain, const RangeFn& fn) {
+void ThreadPool::run(int64_t n, int64_t grain, const RangeFn& fn, bool per_thread) {
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
   const int64_t units = (n + grain - 1) / grain;
-  if (n_threads_ == 1 || units == 1) {
-    fn(0, n, 0);
+  if (n_threads_ == 1 || (units == 1 && !per_thread)) {
+    if (per_thread)
+      fn(0, 1, 0);
+    else
+      fn(0, n, 0);
     return;
   }
   std::lock_guard<std::mutex> run(run_mutex_);
-  const int64_t chunk = ((units + n_threads_ - 1) / n_threads_) * grain;
+  const int64_t want = std::min({units, kChunksPerThread * n_threads_, kMaxChunks});
+  const int64_t chunk = per_thread ? 1 : ((units + want - 1) / want) * grain;
+  const int64_t chunks = per_thread ? n_threads_ : (n + chunk - 1) / chunk;
   {
     std::lock_guard<std::mutex> lk(mutex_);
     job_ = &fn;
     n_ = n;
     chunk_ = chunk;
-    pending_.store(n_threads_ - 1, std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_release);
+    done_.store(0, std::memory_order_relaxed);
+    const uint64_t gen = generation_.load(std::memory_order_relaxed) + 1;
+    claim_.store((gen << 32) | (per_thread ? kPerThread : 0) | (static_cast<uint64_t>(chunks) << 16),
+                 std::memory_order_release);
+    generation_.store(gen, std::memory_order_release);
   }
   start_cv_.notify_all();
-  fn(0, std::min(n, chunk), 0);
-  auto done = [&] { return pending_.load(std::memory_order_acquire) == 0; };
+  work_on(static_cast<uint32_t>(generation_.load(std::memory_order_relaxed)), 0);
+  auto done = [&] { return done_.load(std::memory_order_acquire) == chunks; };
   if (!spin_until(done)) {
     std::unique_lock<std::mutex> lk(mutex_);
     done_cv_.wait(lk, done);

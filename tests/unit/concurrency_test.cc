@@ -1,16 +1,19 @@
 // Several transcriptions at once on one Model (each with its own Session and ThreadPool),
 // and stopping a transcription: cancel flag from another thread, deadline, and the text
-// callback. Also built and run under ThreadSanitizer (scripts/test.sh, label
+// callback; the ThreadPool's hand-offs themselves. Also built and run under ThreadSanitizer (scripts/test.sh, label
 // "concurrency").
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <memory>
 #include <thread>
 #include <vector>
 
 #include "audio/audio.h"
 #include "base/cancel.h"
 #include "base/clock.h"
+#include "base/thread_pool.h"
 #include "model/model.h"
 #include "model_fixture.h"
 #include "pipeline/session.h"
@@ -42,6 +45,85 @@ std::vector<int32_t> run(const std::shared_ptr<const Model>& m, const Pcm16k& pc
   o.ignore_eos = true;
   auto r = transcribe(**s, pool, pcm, o);
   return r.ok() ? r->token_ids : std::vector<int32_t>{};
+}
+
+// Every index exactly once, in ranges that are multiples of the grain, over many
+// back-to-back jobs (the generation-tagged claims across job boundaries).
+TEST(ThreadPoolTest, ParallelForCoversEveryIndexOnceInGrainRanges) {
+  for (int threads : {1, 2, 3, 5}) {
+    ThreadPool pool(threads);
+    for (int64_t n : {0, 1, 7, 64, 1000, 100003}) {
+      for (int64_t grain : {1, 16, 48}) {
+        for (int rep = 0; rep < 20; ++rep) {
+          auto seen = std::make_unique<std::atomic<int>[]>(static_cast<size_t>(n) + 1);
+          std::atomic<int> bad_range{0}, bad_thread{0};
+          pool.parallel_for(n, grain, [&](int64_t b, int64_t e, int t) {
+            if (b % grain != 0 || (e != n && (e - b) % grain != 0) || b >= e || e > n) bad_range.fetch_add(1);
+            if (t < 0 || t >= pool.size()) bad_thread.fetch_add(1);
+            for (int64_t i = b; i < e; ++i) seen[static_cast<size_t>(i)].fetch_add(1, std::memory_order_relaxed);
+          });
+          ASSERT_EQ(bad_range.load(), 0) << "threads=" << threads << " n=" << n << " grain=" << grain;
+          ASSERT_EQ(bad_thread.load(), 0);
+          for (int64_t i = 0; i < n; ++i)
+            ASSERT_EQ(seen[static_cast<size_t>(i)].load(), 1)
+                << "index " << i << " threads=" << threads << " n=" << n << " grain=" << grain;
+        }
+      }
+    }
+  }
+}
+
+// A thread held up inside its chunk does not hold the call up: the others take the
+// remaining chunks. The chunk holding index 0 waits (bounded) until every other index
+// is done; it is less than an even share (n / threads, what a split of one range per
+// thread would leave the held-up thread), so the others did more than theirs.
+TEST(ThreadPoolTest, AHeldUpThreadLeavesItsShareToTheOthers) {
+  for (int threads : {2, 3}) {
+    ThreadPool pool(threads);
+    const int64_t n = 64;
+    std::atomic<int64_t> done{0};
+    std::atomic<bool> timed_out{false};
+    std::atomic<int64_t> held{0};
+    pool.parallel_for(n, 1, [&](int64_t b, int64_t e, int) {
+      if (b == 0) {
+        held.store(e - b);
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (done.load() < n - (e - b))
+          if (std::chrono::steady_clock::now() > deadline) {
+            timed_out.store(true);
+            break;
+          }
+      }
+      done.fetch_add(e - b);
+    });
+    EXPECT_FALSE(timed_out.load()) << "threads=" << threads;
+    EXPECT_LT(held.load(), n / threads) << "threads=" << threads;
+    EXPECT_EQ(done.load(), n);
+  }
+}
+
+// for_each_thread runs fn once on every thread, all at the same time: each call waits
+// (bounded) until all have arrived.
+TEST(ThreadPoolTest, ForEachThreadRunsOnEveryThreadAtOnce) {
+  for (int threads : {1, 2, 4}) {
+    ThreadPool pool(threads);
+    for (int rep = 0; rep < 10; ++rep) {
+      std::atomic<int> arrived{0}, timed_out{0};
+      std::vector<std::atomic<int>> per(static_cast<size_t>(threads));
+      pool.for_each_thread([&](int t) {
+        per[static_cast<size_t>(t)].fetch_add(1);
+        arrived.fetch_add(1);
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (arrived.load() < threads)
+          if (std::chrono::steady_clock::now() > deadline) {
+            timed_out.fetch_add(1);
+            break;
+          }
+      });
+      EXPECT_EQ(timed_out.load(), 0);
+      for (int t = 0; t < threads; ++t) EXPECT_EQ(per[static_cast<size_t>(t)].load(), 1) << "thread " << t;
+    }
+  }
 }
 
 TEST(Concurrency, TwoSessionsOnOneModelGiveTheSerialResults) {
