@@ -21,6 +21,13 @@ __attribute__((target("avx2,fma,f16c"))) inline __m256i unpack_q4(const uint8_t*
   return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
 }
 
+// d_w·d_a of two consecutive blocks in lanes 0 and 1 (lanes 2, 3 zero): the weights'
+// f16 scales widened by F16C times the activation's two f32 scales da[0..1].
+__attribute__((target("avx2,fma,f16c"))) inline __m128 block_scales2(uint16_t dw0, uint16_t dw1, const float* da) {
+  const __m128i dw = _mm_insert_epi16(_mm_cvtsi32_si128(dw0), dw1, 1);
+  return _mm_mul_ps(_mm_cvtph_ps(dw), _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(da))));
+}
+
 // Signed int8 × int8 dot of 32 lanes → 8 int32 partial sums (AVX2: sign trick + maddubs).
 __attribute__((target("avx2,fma,f16c"))) inline __m256i dot_i8_avx2(__m256i x, __m256i y) {
   const __m256i ax = _mm256_sign_epi8(x, x);
@@ -99,11 +106,8 @@ __attribute__((target("avx2,fma,f16c"))) void gemv_q4_0_avx2(const BlockQ4_0* w,
       const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, ylo[q]), _mm256_maddubs_epi16(hi, yhi[q]));
       const __m256i sum = _mm256_sub_epi32(_mm256_madd_epi16(p, ones), ys[q]);
       // Scales d_w·d_a of the two blocks, each over its four lanes.
-      __m128i dw = _mm_cvtsi32_si128(w0.d);
-      dw = _mm_insert_epi16(dw, w1.d, 1);
-      const __m128 d2 =
-          _mm_mul_ps(_mm_cvtph_ps(dw), _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(da + 2 * q))));
-      const __m256 ds = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(d2), lane_b0);
+      const __m256 ds =
+          _mm256_permutevar8x32_ps(_mm256_castps128_ps256(block_scales2(w0.d, w1.d, da + 2 * q)), lane_b0);
       if (q & 1)
         acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), ds, acc1);
       else
@@ -342,11 +346,8 @@ __attribute__((target(QASR_AVX512))) void gemv_q8_0_avx512(const BlockQ8_0* w, i
           _mm512_inserti64x4(_mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[0].qs))),
                              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[1].qs)), 1);
       const __m512i s = _mm512_dpbusd_epi32(yneg[g], _mm512_xor_si512(v, bias), yv[g]);
-      __m128i dw = _mm_cvtsi32_si128(b[0].d);
-      dw = _mm_insert_epi16(dw, b[1].d, 1);
-      const __m128 d2 =
-          _mm_mul_ps(_mm_cvtph_ps(dw), _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(da + 2 * g))));
-      const __m512 ds = _mm512_permutexvar_ps(lane_block, _mm512_zextps128_ps512(d2));
+      const __m512 ds =
+          _mm512_permutexvar_ps(lane_block, _mm512_zextps128_ps512(block_scales2(b[0].d, b[1].d, da + 2 * g)));
       if (g & 1)
         acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), ds, acc1);
       else
