@@ -125,6 +125,7 @@ void ThreadPool::run(int64_t n, int64_t grain, const RangeFn& fn, bool per_threa
       fn(0, 1, 0);
     else
       fn(0, n, 0);
+    even_out_scratch();
     return;
   }
   std::lock_guard<std::mutex> run(run_mutex_);
@@ -149,6 +150,8 @@ void ThreadPool::run(int64_t n, int64_t grain, const RangeFn& fn, bool per_threa
     std::unique_lock<std::mutex> lk(mutex_);
     done_cv_.wait(lk, done);
   }
+  // Every chunk is done (acquire above), so no thread is in its scratch now.
+  even_out_scratch();
 }
 
 int default_thread_count() {
@@ -168,12 +171,33 @@ namespace qasr {
 
 void* ThreadPool::scratch(int thread, Scratch slot, size_t bytes) {
   std::vector<char>& v = scratch_[static_cast<size_t>(thread) * kScratchSlots + static_cast<int>(slot)];
-  if (v.size() < bytes) v.resize(bytes);
+  if (v.size() < bytes) {
+    v.resize(bytes);
+    std::atomic<size_t>& high = scratch_high_[static_cast<int>(slot)];
+    size_t h = high.load(std::memory_order_relaxed);
+    while (h < bytes && !high.compare_exchange_weak(h, bytes, std::memory_order_relaxed)) {
+    }
+    scratch_grew_.store(true, std::memory_order_relaxed);
+  }
   return v.data();
+}
+
+void ThreadPool::even_out_scratch() {
+  if (!scratch_grew_.exchange(false, std::memory_order_relaxed)) return;
+  for (int slot = 0; slot < kScratchSlots; ++slot) {
+    if (slot == static_cast<int>(Scratch::kPackedActivations)) continue;  // thread 0's alone
+    const size_t high = scratch_high_[slot].load(std::memory_order_relaxed);
+    for (int t = 0; t < n_threads_; ++t) {
+      std::vector<char>& v = scratch_[static_cast<size_t>(t) * kScratchSlots + slot];
+      if (v.size() < high) v.resize(high);
+    }
+  }
 }
 
 void ThreadPool::release_scratch() {
   for (auto& v : scratch_) std::vector<char>().swap(v);
+  for (auto& h : scratch_high_) h.store(0, std::memory_order_relaxed);
+  scratch_grew_.store(false, std::memory_order_relaxed);
 }
 
 size_t ThreadPool::scratch_bytes() const {

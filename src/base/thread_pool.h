@@ -47,6 +47,9 @@ class ThreadPool {
     kCount
   };
   static constexpr int kScratchSlots = static_cast<int>(Scratch::kCount);
+  // Which thread runs which chunk varies from call to call, so after a call the pool
+  // grows every thread's per-thread slots to the largest any thread asked for: once
+  // warm, no kernel allocates, whoever runs it (kPackedActivations stays thread 0's).
   void* scratch(int thread, Scratch slot, size_t bytes);
   void release_scratch();
   size_t scratch_bytes() const;
@@ -79,7 +82,10 @@ class ThreadPool {
   // Claims and runs chunks of job `gen` until none is left.
   void work_on(uint32_t gen, int index);
   void finish_chunk();
-  std::vector<std::vector<char>> scratch_;  // [thread · kScratchSlots + slot]
+  void even_out_scratch();                                // between calls only (no chunk running)
+  std::vector<std::vector<char>> scratch_;                // [thread · kScratchSlots + slot]
+  std::atomic<size_t> scratch_high_[kScratchSlots] = {};  // largest size asked per slot
+  std::atomic<bool> scratch_grew_{false};
   int n_threads_;
   std::vector<std::thread> threads_;
   std::mutex run_mutex_;  // serialises parallel_for calls
