@@ -60,7 +60,7 @@ inline uint32_t claim_gen(uint64_t w) {
   return static_cast<uint32_t>(w >> 32);
 }
 inline int64_t claim_count(uint64_t w) {
-  return static_cast<int64_t>((w >> 16) & 0x7FFF);
+  return static_cast<int64_t>((w >> 16) & kMaxChunks);
 }
 inline int64_t claim_next(uint64_t w) {
   return static_cast<int64_t>(w & 0xFFFF);
@@ -121,10 +121,7 @@ void ThreadPool::run(int64_t n, int64_t grain, const RangeFn& fn, bool per_threa
   grain = std::max<int64_t>(1, grain);
   const int64_t units = (n + grain - 1) / grain;
   if (n_threads_ == 1 || (units == 1 && !per_thread)) {
-    if (per_thread)
-      fn(0, 1, 0);
-    else
-      fn(0, n, 0);
+    fn(0, per_thread ? 1 : n, 0);
     even_out_scratch();
     return;
   }
@@ -132,19 +129,19 @@ void ThreadPool::run(int64_t n, int64_t grain, const RangeFn& fn, bool per_threa
   const int64_t want = std::min({units, kChunksPerThread * n_threads_, kMaxChunks});
   const int64_t chunk = per_thread ? 1 : ((units + want - 1) / want) * grain;
   const int64_t chunks = per_thread ? n_threads_ : (n + chunk - 1) / chunk;
+  const uint64_t gen = generation_.load(std::memory_order_relaxed) + 1;  // only run() writes it
   {
     std::lock_guard<std::mutex> lk(mutex_);
     job_ = &fn;
     n_ = n;
     chunk_ = chunk;
     done_.store(0, std::memory_order_relaxed);
-    const uint64_t gen = generation_.load(std::memory_order_relaxed) + 1;
     claim_.store((gen << 32) | (per_thread ? kPerThread : 0) | (static_cast<uint64_t>(chunks) << 16),
                  std::memory_order_release);
     generation_.store(gen, std::memory_order_release);
   }
   start_cv_.notify_all();
-  work_on(static_cast<uint32_t>(generation_.load(std::memory_order_relaxed)), 0);
+  work_on(static_cast<uint32_t>(gen), 0);
   auto done = [&] { return done_.load(std::memory_order_acquire) == chunks; };
   if (!spin_until(done)) {
     std::unique_lock<std::mutex> lk(mutex_);
