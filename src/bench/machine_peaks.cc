@@ -59,23 +59,35 @@ __attribute__((target("avx2,fma"))) float fma_chains(int64_t iters) {
   return _mm256_cvtss_f32(s);
 }
 
-// The integer GEMM's inner pair, 12 independent chains: s = s + maddubs(w, a_i)
-// (saturating 16-bit add, as in the kernel).
+// The integer GEMM's inner pair, 12 independent chains: s = s + maddubs(w, b_i)
+// (saturating 16-bit add, as in the kernel). Each chain starts from its own value and
+// passes through an empty asm every step: chains with the same start and operands are
+// one chain to the compiler (an earlier version ran 6 instructions per step while
+// counting 12, and reported twice the rate).
 __attribute__((target("avx2"))) int64_t maddubs_chains(int64_t iters) {
   const __m256i w = _mm256_set1_epi8(3);
-  __m256i b0 = _mm256_set1_epi8(1), b1 = _mm256_set1_epi8(-1), b2 = _mm256_set1_epi8(2), b3 = _mm256_set1_epi8(-2),
-          b4 = _mm256_set1_epi8(1), b5 = _mm256_set1_epi8(-1);
-  __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0, s9 = s0,
-          s10 = s0, s11 = s0;
+  __m256i b0 = _mm256_set1_epi8(1), b1 = _mm256_set1_epi8(-1), b2 = _mm256_set1_epi8(2);
+  __m256i s0 = _mm256_set1_epi16(0), s1 = _mm256_set1_epi16(1), s2 = _mm256_set1_epi16(2), s3 = _mm256_set1_epi16(3),
+          s4 = _mm256_set1_epi16(4), s5 = _mm256_set1_epi16(5), s6 = _mm256_set1_epi16(6), s7 = _mm256_set1_epi16(7),
+          s8 = _mm256_set1_epi16(8), s9 = _mm256_set1_epi16(9), s10 = _mm256_set1_epi16(10),
+          s11 = _mm256_set1_epi16(11);
   for (int64_t i = 0; i < iters; ++i) {
+    // The empty asm between groups makes b0..b2 new values each time, so all 12
+    // products are computed (the compiler would compute each distinct one once).
     s0 = _mm256_adds_epi16(s0, _mm256_maddubs_epi16(w, b0)), s1 = _mm256_adds_epi16(s1, _mm256_maddubs_epi16(w, b1));
-    s2 = _mm256_adds_epi16(s2, _mm256_maddubs_epi16(w, b2)), s3 = _mm256_adds_epi16(s3, _mm256_maddubs_epi16(w, b3));
-    s4 = _mm256_adds_epi16(s4, _mm256_maddubs_epi16(w, b4)), s5 = _mm256_adds_epi16(s5, _mm256_maddubs_epi16(w, b5));
+    s2 = _mm256_adds_epi16(s2, _mm256_maddubs_epi16(w, b2));
+    __asm__ volatile("" : "+x"(b0), "+x"(b1), "+x"(b2));
+    s3 = _mm256_adds_epi16(s3, _mm256_maddubs_epi16(w, b0)), s4 = _mm256_adds_epi16(s4, _mm256_maddubs_epi16(w, b1));
+    s5 = _mm256_adds_epi16(s5, _mm256_maddubs_epi16(w, b2));
+    __asm__ volatile("" : "+x"(b0), "+x"(b1), "+x"(b2));
     s6 = _mm256_adds_epi16(s6, _mm256_maddubs_epi16(w, b0)), s7 = _mm256_adds_epi16(s7, _mm256_maddubs_epi16(w, b1));
-    s8 = _mm256_adds_epi16(s8, _mm256_maddubs_epi16(w, b2)), s9 = _mm256_adds_epi16(s9, _mm256_maddubs_epi16(w, b3));
-    s10 = _mm256_adds_epi16(s10, _mm256_maddubs_epi16(w, b4)),
-    s11 = _mm256_adds_epi16(s11, _mm256_maddubs_epi16(w, b5));
-    __asm__ volatile("" : "+x"(b0), "+x"(b1), "+x"(b2), "+x"(b3), "+x"(b4), "+x"(b5));
+    s8 = _mm256_adds_epi16(s8, _mm256_maddubs_epi16(w, b2));
+    __asm__ volatile("" : "+x"(b0), "+x"(b1), "+x"(b2));
+    s9 = _mm256_adds_epi16(s9, _mm256_maddubs_epi16(w, b0)), s10 = _mm256_adds_epi16(s10, _mm256_maddubs_epi16(w, b1));
+    s11 = _mm256_adds_epi16(s11, _mm256_maddubs_epi16(w, b2));
+    __asm__ volatile("" : "+x"(b0), "+x"(b1), "+x"(b2));
+    __asm__ volatile("" : "+x"(s0), "+x"(s1), "+x"(s2), "+x"(s3), "+x"(s4), "+x"(s5));
+    __asm__ volatile("" : "+x"(s6), "+x"(s7), "+x"(s8), "+x"(s9), "+x"(s10), "+x"(s11));
   }
   __m256i t = _mm256_add_epi16(_mm256_add_epi16(_mm256_add_epi16(s0, s1), _mm256_add_epi16(s2, s3)),
                                _mm256_add_epi16(_mm256_add_epi16(s4, s5), _mm256_add_epi16(s6, s7)));
@@ -83,25 +95,30 @@ __attribute__((target("avx2"))) int64_t maddubs_chains(int64_t iters) {
   return _mm256_extract_epi16(t, 0);
 }
 
-// The VNNI integer GEMM's instruction, 12 independent chains: s = s + dpbusd(w, a_i)
-// (256-bit, 32 multiply-adds each).
+// The VNNI integer GEMM's instruction, 12 independent chains: s = s + dpbusd(w, b_i),
+// 512-bit (64 multiply-adds each) as the GEMM runs it; distinct starts and the empty
+// asm as above.
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2"))) int64_t dpbusd_chains(int64_t iters) {
-  const __m256i w = _mm256_set1_epi8(3);
-  __m256i b0 = _mm256_set1_epi8(1), b1 = _mm256_set1_epi8(-1), b2 = _mm256_set1_epi8(2), b3 = _mm256_set1_epi8(-2),
-          b4 = _mm256_set1_epi8(1), b5 = _mm256_set1_epi8(-1);
-  __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0, s9 = s0,
-          s10 = s0, s11 = s0;
+  const __m512i w = _mm512_set1_epi8(3);
+  const __m512i b0 = _mm512_set1_epi8(1), b1 = _mm512_set1_epi8(-1), b2 = _mm512_set1_epi8(2);
+  __m512i s0 = _mm512_set1_epi32(0), s1 = _mm512_set1_epi32(1), s2 = _mm512_set1_epi32(2), s3 = _mm512_set1_epi32(3),
+          s4 = _mm512_set1_epi32(4), s5 = _mm512_set1_epi32(5), s6 = _mm512_set1_epi32(6), s7 = _mm512_set1_epi32(7),
+          s8 = _mm512_set1_epi32(8), s9 = _mm512_set1_epi32(9), s10 = _mm512_set1_epi32(10),
+          s11 = _mm512_set1_epi32(11);
   for (int64_t i = 0; i < iters; ++i) {
-    s0 = _mm256_dpbusd_epi32(s0, w, b0), s1 = _mm256_dpbusd_epi32(s1, w, b1), s2 = _mm256_dpbusd_epi32(s2, w, b2);
-    s3 = _mm256_dpbusd_epi32(s3, w, b3), s4 = _mm256_dpbusd_epi32(s4, w, b4), s5 = _mm256_dpbusd_epi32(s5, w, b5);
-    s6 = _mm256_dpbusd_epi32(s6, w, b0), s7 = _mm256_dpbusd_epi32(s7, w, b1), s8 = _mm256_dpbusd_epi32(s8, w, b2);
-    s9 = _mm256_dpbusd_epi32(s9, w, b3), s10 = _mm256_dpbusd_epi32(s10, w, b4), s11 = _mm256_dpbusd_epi32(s11, w, b5);
-    __asm__ volatile("" : "+x"(b0), "+x"(b1), "+x"(b2), "+x"(b3), "+x"(b4), "+x"(b5));
+    s0 = _mm512_dpbusd_epi32(s0, w, b0), s1 = _mm512_dpbusd_epi32(s1, w, b1), s2 = _mm512_dpbusd_epi32(s2, w, b2);
+    s3 = _mm512_dpbusd_epi32(s3, w, b0), s4 = _mm512_dpbusd_epi32(s4, w, b1), s5 = _mm512_dpbusd_epi32(s5, w, b2);
+    s6 = _mm512_dpbusd_epi32(s6, w, b0), s7 = _mm512_dpbusd_epi32(s7, w, b1), s8 = _mm512_dpbusd_epi32(s8, w, b2);
+    s9 = _mm512_dpbusd_epi32(s9, w, b0), s10 = _mm512_dpbusd_epi32(s10, w, b1), s11 = _mm512_dpbusd_epi32(s11, w, b2);
+    __asm__ volatile("" : "+v"(s0), "+v"(s1), "+v"(s2), "+v"(s3), "+v"(s4), "+v"(s5));
+    __asm__ volatile("" : "+v"(s6), "+v"(s7), "+v"(s8), "+v"(s9), "+v"(s10), "+v"(s11));
   }
-  __m256i t = _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(s0, s1), _mm256_add_epi32(s2, s3)),
-                               _mm256_add_epi32(_mm256_add_epi32(s4, s5), _mm256_add_epi32(s6, s7)));
-  t = _mm256_add_epi32(t, _mm256_add_epi32(_mm256_add_epi32(s8, s9), _mm256_add_epi32(s10, s11)));
-  return _mm256_extract_epi32(t, 0);
+  __m512i t = _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(s0, s1), _mm512_add_epi32(s2, s3)),
+                               _mm512_add_epi32(_mm512_add_epi32(s4, s5), _mm512_add_epi32(s6, s7)));
+  t = _mm512_add_epi32(t, _mm512_add_epi32(_mm512_add_epi32(s8, s9), _mm512_add_epi32(s10, s11)));
+  alignas(64) int32_t lanes[16];
+  _mm512_store_si512(lanes, t);
+  return lanes[0];
 }
 
 // Best of 3 runs of `chain` on every pool thread at once; returns seconds.
@@ -157,7 +174,8 @@ MachinePeaks measure_machine_peaks(ThreadPool& pool) {
     p.fma_gflop_s =
         static_cast<double>(pool.size()) * iters * 12 * 16 / best_of_3(pool, [&] { return fma_chains(iters); }) / 1e9;
     // The instruction the integer GEMM runs here: vpdpbusd where it takes the VNNI kernels.
-    p.int8_gop_s = static_cast<double>(pool.size()) * iters * 12 * 64 /
+    // Operations (2 per multiply-add) per instruction: 512-bit vpdpbusd 128, maddubs 64.
+    p.int8_gop_s = static_cast<double>(pool.size()) * iters * 12 * (vnni ? 128 : 64) /
                    (vnni ? best_of_3(pool, [&] { return dpbusd_chains(iters); })
                          : best_of_3(pool, [&] { return maddubs_chains(iters); })) /
                    1e9;
@@ -165,7 +183,7 @@ MachinePeaks measure_machine_peaks(ThreadPool& pool) {
   p.method =
       avx2 && vnni ? "read: AVX2 loads over 256 MiB split across the threads, best of 5; "
                      "FMA: 12 independent 8-wide f32 FMA chains per thread, best of 3; "
-                     "int8: 12 independent 256-bit vpdpbusd chains per thread (the VNNI integer GEMM), best of 3"
+                     "int8: 12 independent 512-bit vpdpbusd chains per thread (the VNNI integer GEMM), best of 3"
       : avx2
           ? "read: AVX2 loads over 256 MiB split across the threads, best of 5; "
             "FMA: 12 independent 8-wide f32 FMA chains per thread, best of 3; "
