@@ -36,14 +36,16 @@ void matmul_avx2(ThreadPool& pool, const float* x, int64_t M, const Mat& W, cons
 // order.
 //
 // Shape of the work: activation rows are quantized and packed once per call in groups
-// of 6 ([block][row][32 × int8] + scales and 8·Σq), shared by all threads. Each thread
-// repacks tiles of 8 weight rows to bytes laid out [block][step][row][4] (an 8 × 8
-// transpose of 4-byte groups; q4_0 nibbles become bytes 0..15) so that one 32-byte load
-// holds 4 k-values of 8 rows. The micro-kernel (8 weight rows × 6 activation rows)
-// broadcasts 4 bytes of an activation row against the tile: AVX2 `maddubs` (q8_0
-// through the sign trick, maddubs(|w|, sign(q_x, w))), or with AVX-512 VNNI one
-// `vpdpbusd` (256-bit) per 32 multiply-adds; per block the f32 scaling. K must be a
-// multiple of 32. vnni = true needs AVX-512 VNNI (quant_kernels(Isa::kAvx512) is that level).
+// of 6 ([block][row][32 × int8] + scales and −8·Σq, −128·Σq), shared by all threads.
+// Each thread repacks tiles of weight rows to bytes laid out [block][step][row][4] (an
+// 8 × 8 transpose of 4-byte groups; q4_0 nibbles become bytes 0..15) so that one load
+// holds 4 k-values of every row of the tile. The micro-kernel (a tile × 6 activation
+// rows) broadcasts 4 bytes of an activation row against the tile: with AVX2, tiles of 8
+// rows and `maddubs` (q8_0 through the sign trick, maddubs(|w|, sign(q_x, w))); with
+// AVX-512 VNNI, tiles of 16 rows and one 512-bit `vpdpbusd` per 64 multiply-adds (q8_0
+// read unsigned, xor 0x80, its offset taken out by the −128·Σq start); per block the f32
+// scaling. K must be a multiple of 32. vnni = true needs AVX-512 VNNI
+// (quant_kernels(Isa::kAvx512) is that level).
 void matmul_int8(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y, bool vnni);
 // The VNNI kernels when the dispatched ISA level is AVX-512 (QASR_ISA can force avx2).
 bool int8_vnni_default();
