@@ -5,7 +5,8 @@
 //   f32 FMA peak: each pool thread runs 12 independent 8-wide FMA chains, best of 3;
 //   int8 peak: the integer GEMM's instruction pair (maddubs: 32 u8 × s8 multiply-adds,
 //     then a 16-bit add), or its one instruction where it runs the AVX-512 VNNI kernels
-//     (256-bit vpdpbusd), in 12 independent chains per thread, best of 3; an int8
+//     (512-bit vpdpbusd), in 12 distinct independent chains per thread (distinct so the
+//     compiler cannot merge them), best of 3; an int8
 //     multiply-add counts as 2 ops, as an FMA lane counts as 2 FLOP.
 // Both use all threads of the pool at once, the way the engine runs.
 #pragma once
