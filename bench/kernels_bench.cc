@@ -31,14 +31,6 @@ std::vector<float> random_vec(size_t n, uint32_t seed, float scale = 1.0f) {
   return v;
 }
 
-// N × K random weights quantized to q4_0 (K a multiple of 32).
-std::vector<BlockQ4_0> random_q4_0(int64_t N, int64_t K, uint32_t seed) {
-  const auto w = random_vec(static_cast<size_t>(N * K), seed);
-  std::vector<BlockQ4_0> q(static_cast<size_t>(N * K / kQK));
-  quantize_q4_0(w.data(), q.data(), N * K);
-  return q;
-}
-
 // A "GFLOP/s" counter for `flop` floating-point (or integer) operations per iteration.
 void count_flop(benchmark::State& st, double flop) {
   st.counters["GFLOP/s"] =
@@ -124,41 +116,69 @@ BENCHMARK(BM_Gemv16)
     ->ArgNames({"rows", "K", "path", "f16"})
     ->Unit(benchmark::kMillisecond);
 
-// Plain streaming read of the same bytes as the big GEMV (the bandwidth it could reach).
+// Plain streaming read (the bandwidth a GEMV could reach): MiB read per iteration,
+// split across the pool's threads in 128 KiB pieces as the machine-peaks read is.
 void BM_Read(benchmark::State& st) {
   const size_t n = static_cast<size_t>(st.range(0)) << 20;
+  ThreadPool pool(static_cast<int>(st.range(1)));
   std::vector<char> buf(n, 1);
-  for (auto _ : st) benchmark::DoNotOptimize(sum_bytes(buf.data(), n));
+  std::vector<int64_t> sink(static_cast<size_t>(pool.size()));
+  for (auto _ : st) {
+    pool.parallel_for(static_cast<int64_t>(n / 128), 1024, [&](int64_t l0, int64_t l1, int t) {
+      sink[static_cast<size_t>(t)] += sum_bytes(buf.data() + l0 * 128, static_cast<size_t>(l1 - l0) * 128);
+    });
+    benchmark::DoNotOptimize(sink.data());
+  }
   st.counters["GB/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate,
                                            benchmark::Counter::kIs1000);
 }
-BENCHMARK(BM_Read)->Arg(84)->ArgName("MiB")->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Read)
+    ->ArgsProduct({{304}, {1, 2}})
+    ->ArgNames({"MiB", "threads"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
-// ops::matmul through the pool (what the model calls): M activation rows.
+// ops::matmul through the pool (what the model calls): M activation rows, weights in
+// any stored format. Args: M, N, K, threads, dtype (0 q4_0, 1 q8_0, 2 bf16, 3 f16).
 void BM_Matmul(benchmark::State& st) {
-  const int64_t M = st.range(0), N = st.range(1), K = st.range(2);
+  const int64_t M = st.range(0), N = st.range(1), K = st.range(2), dt = st.range(4);
   ThreadPool pool(static_cast<int>(st.range(3)));
-  const auto wq = random_q4_0(N, K, 3);
+  const auto wf = random_vec(static_cast<size_t>(N * K), 3, 0.1f);
+  std::vector<BlockQ4_0> w4(dt == 0 ? N * K / kQK : 0);
+  std::vector<BlockQ8_0> w8(dt == 1 ? N * K / kQK : 0);
+  std::vector<uint16_t> w16(dt >= 2 ? N * K : 0);
+  if (dt == 0) quantize_q4_0(wf.data(), w4.data(), N * K);
+  if (dt == 1) quantize_q8_0(wf.data(), w8.data(), N * K);
+  for (size_t i = 0; i < w16.size(); ++i) w16[i] = dt == 3 ? f32_to_f16(wf[i]) : f32_to_bf16(wf[i]);
+  static constexpr DType kTypes[] = {DType::Q4_0, DType::Q8_0, DType::BF16, DType::F16};
+  const void* data = dt == 0   ? static_cast<const void*>(w4.data())
+                     : dt == 1 ? static_cast<const void*>(w8.data())
+                               : static_cast<const void*>(w16.data());
+  const double bytes = dt == 0   ? static_cast<double>(w4.size() * sizeof(BlockQ4_0))
+                       : dt == 1 ? static_cast<double>(w8.size() * sizeof(BlockQ8_0))
+                                 : static_cast<double>(w16.size() * 2);
   const auto x = random_vec(static_cast<size_t>(M * K), 4);
   std::vector<float> y(M * N);
-  const Mat W{DType::Q4_0, N, K, wq.data()};
+  const Mat W{kTypes[dt], N, K, data};
   for (auto _ : st) {
     ops::matmul(pool, x.data(), M, W, nullptr, y.data());
     benchmark::DoNotOptimize(y.data());
   }
   count_flop(st, 2.0 * M * N * K);
-  st.counters["GB/s"] = benchmark::Counter(static_cast<double>(N * K / kQK * sizeof(BlockQ4_0)),
-                                           benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  st.counters["GB/s"] =
+      benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  static constexpr const char* kNames[] = {"q4_0", "q8_0", "bf16", "f16"};
+  st.SetLabel(kNames[dt]);
 }
 // Decode (M = 1) and prefill (M = 160) on the 0.6B MLP up-projection; 1 and 2 threads.
 BENCHMARK(BM_Matmul)
-    ->ArgsProduct({{1, 160}, {3072}, {1024}, {1, 2}})
-    ->ArgNames({"M", "N", "K", "threads"})
+    ->ArgsProduct({{1, 160}, {3072}, {1024}, {1, 2}, {0}})
+    ->ArgNames({"M", "N", "K", "threads", "dtype"})
     ->UseRealTime();
-// Decode of the 0.6B lm_head (87 MB of q4_0 streamed from DRAM every token).
+// Decode of the 0.6B lm_head (151936 rows streamed from DRAM every token) at every format.
 BENCHMARK(BM_Matmul)
-    ->ArgsProduct({{1}, {151936}, {1024}, {1, 2}})
-    ->ArgNames({"M", "N", "K", "threads"})
+    ->ArgsProduct({{1}, {151936}, {1024}, {1, 2}, {0, 1, 2, 3}})
+    ->ArgNames({"M", "N", "K", "threads", "dtype"})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

@@ -20,10 +20,10 @@ struct QuantKernels {
   float (*dot_q4_0)(const BlockQ4_0* w, const BlockQ8_0* a, int64_t n);
   float (*dot_q8_0)(const BlockQ8_0* w, const BlockQ8_0* a, int64_t n);
   // Matrix-vector: y[r] = Σ W[r]·a for `rows` consecutive weight rows of n/32 blocks
-  // (decode: one activation row against a block of weight rows). The AVX2 q8_0 version
-  // runs four rows at once (each activation block loaded once per four rows, four
-  // accumulator chains); the AVX2 q4_0 and the AVX-512 VNNI versions go one row at a
-  // time, the activation laid out once per call in the weights' lane order.
+  // (decode: one activation row against a block of weight rows). The q8_0 versions run
+  // four rows at once (each activation block loaded once per four rows, four accumulator
+  // chains, the rows prefetched ahead); the q4_0 versions go one row at a time, the
+  // activation laid out once per call in the weights' lane order.
   void (*gemv_q4_0)(const BlockQ4_0* w, int64_t rows, const BlockQ8_0* a, int64_t n, float* y);
   void (*gemv_q8_0)(const BlockQ8_0* w, int64_t rows, const BlockQ8_0* a, int64_t n, float* y);
   // Activation quantization, bit-identical to quantize_q8_0 (round half away from zero).

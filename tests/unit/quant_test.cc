@@ -213,6 +213,37 @@ TEST(QuantKernels, FastGemvMatchesScalarDots) {
   }
 }
 
+// A row's GEMV result does not depend on which range of rows it was computed in: the
+// thread pool splits the rows wherever the count falls, so a row handled in a four-row
+// pass and the same row handled alone must give the same float, or a decode's logits
+// would change with the thread count.
+TEST(QuantKernels, GemvRowResultIndependentOfRange) {
+  std::mt19937 rng(13);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+    const QuantKernels& k = quant_kernels(isa);
+    const int64_t rows = 11, nb = 33, n = nb * 32;
+    std::vector<float> w(rows * n), a(n);
+    for (float& v : w) v = nd(rng);
+    for (float& v : a) v = nd(rng);
+    std::vector<BlockQ4_0> w4(rows * nb);
+    std::vector<BlockQ8_0> w8(rows * nb), a8(nb);
+    quantize_q4_0(w.data(), w4.data(), rows * n);
+    quantize_q8_0(w.data(), w8.data(), rows * n);
+    quantize_q8_0(a.data(), a8.data(), n);
+    std::vector<float> all4(rows), all8(rows);
+    k.gemv_q4_0(w4.data(), rows, a8.data(), n, all4.data());
+    k.gemv_q8_0(w8.data(), rows, a8.data(), n, all8.data());
+    for (int64_t first = 0; first < rows; ++first) {
+      float one4 = 0, one8 = 0;
+      k.gemv_q4_0(w4.data() + first * nb, 1, a8.data(), n, &one4);
+      k.gemv_q8_0(w8.data() + first * nb, 1, a8.data(), n, &one8);
+      EXPECT_EQ(one4, all4[first]) << isa_name(isa) << " q4_0 row " << first;
+      EXPECT_EQ(one8, all8[first]) << isa_name(isa) << " q8_0 row " << first;
+    }
+  }
+}
+
 // The fast activation quantizer is bit-identical to the reference, halves included.
 TEST(QuantKernels, FastQuantizeQ8IsBitIdentical) {
   std::mt19937 rng(12);
