@@ -61,13 +61,15 @@ __attribute__((target("avx2,fma,f16c"))) float dot_q8_0_avx2(const BlockQ8_0* w,
   return hsum256(acc);
 }
 
-// How far ahead the q4_0 GEMVs prefetch their single stream of weights (into L2), by
-// vendor, as measured: on the 2-core Intel Xeon VM (AVX-512, AMX) the hardware
-// prefetcher alone left 0.6B q4_0 decode at 25 ms/token (AVX-512) and 35 (AVX2), 4 KiB
-// ahead took both to 17-18 (8 KiB the same, 1 KiB 18.7, 16 KiB 17.3-18.0); on the Zen
-// 4 VM, 8 KiB ahead made 151936 x 1024 from DRAM 10.5 instead of 7.0 ms, so AMD (and
-// anything else) keeps to the hardware prefetcher.
-int64_t q4_prefetch_bytes() {
+// How far ahead the one-row-at-a-time GEMVs prefetch, by vendor, as measured. On the
+// 2-core Intel Xeon VM (AVX-512, AMX; bench speed, 2 threads, medians of 3, alternated)
+// the hardware prefetcher alone left 0.6B decode at 25 ms/token at q4_0 (AVX-512; 35
+// through the AVX2 kernels) and 60 at bf16; 4 KiB ahead into L2 took them to 17 (18.7)
+// and 42-45, f16 to 40 (1 KiB: q4_0 18.7; 2 KiB: bf16 50; 8 and 16 KiB as 4). On the
+// Zen 4 VM, prefetch ahead made the same GEMVs slower from DRAM (q4_0 151936 x 1024 8
+// KiB ahead 10.5 instead of 7.0 ms; bf16 4 KiB ahead 20 instead of 25 GB/s), so AMD
+// (and anything else) keeps to the hardware prefetcher.
+int64_t vendor_prefetch_bytes() {
   unsigned a, b, c, d;
   if (!__get_cpuid(0, &a, &b, &c, &d)) return 0;
   char vendor[13] = {};
@@ -76,10 +78,10 @@ int64_t q4_prefetch_bytes() {
   std::memcpy(vendor + 8, &c, 4);
   return std::strcmp(vendor, "GenuineIntel") == 0 ? 4096 : 0;
 }
-const int64_t kQ4PrefetchBytes = q4_prefetch_bytes();
+const int64_t kQ4PrefetchBytes = vendor_prefetch_bytes();
 
 // q4_0 rows against one q8_0 vector, one row at a time (a single forward stream
-// through the weights; prefetched kQ4PrefetchBytes ahead where that measured faster),
+// through the weights; prefetched ahead where that measured faster, see above),
 // two blocks per 256-bit register. Per call, the activation is laid out once for block pairs
 // (b, b+1): ylo = [y_b[0..15] | y_b+1[0..15]], yhi = [y_b[16..31] | y_b+1[16..31]],
 // and 8·Σy in the same lane layout, so per pair of weight blocks the 32 nibble
@@ -461,6 +463,10 @@ const QuantKernels& quant_kernels(Isa isa) {
 const QuantKernels& quant_kernels() {
   static const QuantKernels& k = quant_kernels(best_isa());
   return k;
+}
+
+int64_t stream_prefetch_bytes() {
+  return kQ4PrefetchBytes;
 }
 
 }  // namespace qasr

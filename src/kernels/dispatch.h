@@ -37,4 +37,9 @@ const QuantKernels& quant_kernels(Isa isa);
 // The process-wide choice (best_isa()), fixed on first use.
 const QuantKernels& quant_kernels();
 
+// How far ahead (bytes) the one-row-at-a-time GEMVs (q4_0, bf16/f16) prefetch their
+// single stream of weights into L2; 0: leave it to the hardware prefetcher. Chosen by
+// CPU vendor, as measured (see dispatch.cc), fixed at start-up.
+int64_t stream_prefetch_bytes();
+
 }  // namespace qasr
