@@ -188,15 +188,16 @@ MachinePeaks measure_machine_peaks(ThreadPool& pool) {
                          : best_of_3(pool, [&] { return maddubs_chains(iters); })) /
                    1e9;
   }
-  p.method =
-      avx2 && vnni ? "read: AVX2 loads over 256 MiB split across the threads, best of 5; "
-                     "FMA: 12 independent 8-wide f32 FMA chains per thread, best of 3; "
-                     "int8: 12 independent 512-bit vpdpbusd chains per thread (the VNNI integer GEMM), best of 3"
-      : avx2
-          ? "read: AVX2 loads over 256 MiB split across the threads, best of 5; "
-            "FMA: 12 independent 8-wide f32 FMA chains per thread, best of 3; "
-            "int8: 12 independent maddubs + 16-bit add chains per thread, best of 3"
-          : "read: scalar loads over 256 MiB split across the threads, best of 5; FMA and int8: not measured (no AVX2)";
+  const int64_t pf = stream_prefetch_bytes();
+  const std::string read =
+      std::string("read: ") + (avx2 ? "AVX2" : "scalar") + " loads over 256 MiB split across the threads" +
+      (avx2 && pf ? ", prefetched " + std::to_string(pf) + " bytes ahead as the GEMVs are" : "") + ", best of 5; ";
+  p.method = read + (avx2 && vnni
+                         ? "FMA: 12 independent 8-wide f32 FMA chains per thread, best of 3; "
+                           "int8: 12 independent 512-bit vpdpbusd chains per thread (the VNNI integer GEMM), best of 3"
+                     : avx2 ? "FMA: 12 independent 8-wide f32 FMA chains per thread, best of 3; "
+                              "int8: 12 independent maddubs + 16-bit add chains per thread, best of 3"
+                            : "FMA and int8: not measured (no AVX2)");
   return p;
 }
 
