@@ -67,6 +67,28 @@ __attribute__((target("avx2,fma"))) float fma_chains(int64_t iters) {
   return _mm256_cvtss_f32(s);
 }
 
+// The same 16 wide, for the 512-bit GEMM kernel: a core with two 512-bit FMA units does
+// twice the FLOPs of the 8-wide chains, one that splits them (Zen 4) the same.
+__attribute__((target("avx512f,avx2,fma"))) float fma_chains_512(int64_t iters) {
+  __m512 a0 = _mm512_set1_ps(0.1f), a1 = _mm512_set1_ps(0.2f), a2 = _mm512_set1_ps(0.3f), a3 = _mm512_set1_ps(0.4f),
+         a4 = _mm512_set1_ps(0.5f), a5 = _mm512_set1_ps(0.6f), a6 = _mm512_set1_ps(0.7f), a7 = _mm512_set1_ps(0.8f),
+         a8 = _mm512_set1_ps(0.9f), a9 = _mm512_set1_ps(1.0f), a10 = _mm512_set1_ps(1.1f), a11 = _mm512_set1_ps(1.2f);
+  const __m512 m = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(0.001f);
+  for (int64_t i = 0; i < iters; ++i) {
+    a0 = _mm512_fmadd_ps(a0, m, c), a1 = _mm512_fmadd_ps(a1, m, c), a2 = _mm512_fmadd_ps(a2, m, c);
+    a3 = _mm512_fmadd_ps(a3, m, c), a4 = _mm512_fmadd_ps(a4, m, c), a5 = _mm512_fmadd_ps(a5, m, c);
+    a6 = _mm512_fmadd_ps(a6, m, c), a7 = _mm512_fmadd_ps(a7, m, c), a8 = _mm512_fmadd_ps(a8, m, c);
+    a9 = _mm512_fmadd_ps(a9, m, c), a10 = _mm512_fmadd_ps(a10, m, c), a11 = _mm512_fmadd_ps(a11, m, c);
+    // Keeps the compiler from collapsing the loop.
+    __asm__ volatile("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5));
+    __asm__ volatile("" : "+x"(a6), "+x"(a7), "+x"(a8), "+x"(a9), "+x"(a10), "+x"(a11));
+  }
+  const __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
+                                 _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)),
+                                               _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11))));
+  return _mm512_cvtss_f32(s);
+}
+
 // The integer GEMM's inner pair, 12 independent chains: s = s + maddubs(w, b_i)
 // (saturating 16-bit add, as in the kernel). Each chain starts from its own value and
 // passes through an empty asm every step: chains with the same start and operands are
@@ -153,6 +175,7 @@ MachinePeaks measure_machine_peaks(ThreadPool& pool) {
   MachinePeaks p;
   p.threads = pool.size();
   const bool avx2 = best_isa() != Isa::kScalar, vnni = avx2 && gemm::int8_vnni_default();
+  const bool wide = best_isa() == Isa::kAvx512;  // the f32 GEMM's 512-bit kernel (gemm.cc)
   // Read bandwidth over 256 MiB (far past any cache), touched first so page faults
   // are not counted; the buffer goes back to the OS at the end.
   const size_t n = size_t{256} << 20;
@@ -179,8 +202,11 @@ MachinePeaks measure_machine_peaks(ThreadPool& pool) {
   }
   if (avx2) {
     const int64_t iters = 4'000'000;  // 48 M FMA (or maddubs + add) instructions per thread
-    p.fma_gflop_s =
-        static_cast<double>(pool.size()) * iters * 12 * 16 / best_of_3(pool, [&] { return fma_chains(iters); }) / 1e9;
+    // The FMA width the f32 GEMM runs: 512-bit where it takes the AVX-512 kernel.
+    p.fma_gflop_s = wide ? static_cast<double>(pool.size()) * iters * 12 * 32 /
+                               best_of_3(pool, [&] { return fma_chains_512(iters); }) / 1e9
+                         : static_cast<double>(pool.size()) * iters * 12 * 16 /
+                               best_of_3(pool, [&] { return fma_chains(iters); }) / 1e9;
     // The instruction the integer GEMM runs here: vpdpbusd where it takes the VNNI kernels.
     // Operations (2 per multiply-add) per instruction: 512-bit vpdpbusd 128, maddubs 64.
     p.int8_gop_s = static_cast<double>(pool.size()) * iters * 12 * (vnni ? 128 : 64) /

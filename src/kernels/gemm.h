@@ -9,7 +9,9 @@
 // f16/bf16) into its scratch (96 KiB, L2) and runs every panel's slice (32 KiB, L1)
 // against it; the first pass writes y (+ bias), later ones add. The micro-kernel
 // computes a 16 × 6 tile: two 8-wide activation vectors per k against six broadcast
-// weights, 12 accumulators, 12 FMAs per 2 vector loads + 6 broadcasts. Weight rows are
+// weights, 12 accumulators, 12 FMAs per 2 vector loads + 6 broadcasts; where the CPU has
+// AVX-512, a 16 × 12 tile instead: one 16-wide vector per k against twelve broadcast
+// weights, 12 FMAs per vector load, the same FMA chain per output (bit-identical). Weight rows are
 // used as stored (no transposition); only the small activation matrix is rearranged.
 // (Without the K passes, the conv stem's K = 4320 put 830 KiB of converted rows and
 // 276 KiB panels past L2.)

@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "base/thread_pool.h"
@@ -288,6 +290,41 @@ TEST(Gemm, MatchesDotReferenceOnOddShapes) {
                   << dtype_name(dt) << " M=" << sh.M << " N=" << sh.N << " K=" << sh.K << " m=" << m << " n=" << n;
             }
         }
+      }
+    }
+  }
+}
+
+// The 512-bit f32 micro-kernel (tiles of 12 weight rows, taken where the CPU has the
+// AVX-512 level) runs each output's FMA chain over k exactly as the 256-bit one (tiles of
+// 6, QASR_ISA=avx2) does, so the two give the same floats: on shapes with tile tails in
+// both directions and K past one 512-wide pass, 1 and 2 threads. (On a CPU without
+// AVX-512 both runs take the 256-bit kernel.)
+TEST(Gemm, WideKernelBitIdenticalToAvx2Kernel) {
+  if (!have_avx2()) GTEST_FAIL() << "no AVX2";
+  const char* prev = std::getenv("QASR_ISA");
+  const std::string saved = prev ? prev : "";
+  for (int threads : {1, 2}) {
+    ThreadPool pool(threads);
+    struct Shape {
+      int64_t M, N, K;
+    };
+    for (const Shape& sh : {Shape{17, 13, 64}, Shape{40, 97, 1056}, Shape{5, 30, 600}}) {
+      const auto x = randv(sh.M * sh.K, 41, 1.0f), wf = randv(sh.N * sh.K, 42, 0.5f), bias = randv(sh.N, 43, 1.0f);
+      std::vector<uint16_t> w16(wf.size());
+      for (size_t i = 0; i < wf.size(); ++i) w16[i] = f32_to_bf16(wf[i]);
+      for (DType dt : {DType::F32, DType::BF16}) {
+        const Mat W{dt, sh.N, sh.K, dt == DType::F32 ? static_cast<const void*>(wf.data()) : w16.data()};
+        std::vector<float> y256(sh.M * sh.N), yw(sh.M * sh.N);
+        setenv("QASR_ISA", "avx2", 1);
+        gemm::matmul_avx2(pool, x.data(), sh.M, W, bias.data(), y256.data());
+        if (prev)
+          setenv("QASR_ISA", saved.c_str(), 1);
+        else
+          unsetenv("QASR_ISA");
+        gemm::matmul_avx2(pool, x.data(), sh.M, W, bias.data(), yw.data());
+        for (size_t i = 0; i < yw.size(); ++i)
+          ASSERT_EQ(yw[i], y256[i]) << dtype_name(dt) << " M=" << sh.M << " N=" << sh.N << " K=" << sh.K << " i=" << i;
       }
     }
   }
