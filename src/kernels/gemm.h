@@ -45,9 +45,9 @@ void matmul_avx2(ThreadPool& pool, const float* x, int64_t M, const Mat& W, cons
 // rows) broadcasts 4 bytes of an activation row against the tile: with AVX2, tiles of 8
 // rows and `maddubs` (q8_0 through the sign trick, maddubs(|w|, sign(q_x, w))); with
 // AVX-512 VNNI, tiles of 16 rows and one 512-bit `vpdpbusd` per 64 multiply-adds (q8_0
-// read unsigned, xor 0x80, its offset taken out by the −128·Σq start); per block the f32
-// scaling. K must be a multiple of 32. vnni = true needs AVX-512 VNNI
-// (quant_kernels(Isa::kAvx512) is that level).
+// read unsigned, xor 0x80, its offset taken out by the −128·Σq start), two such tiles
+// per call where a thread has two (12 accumulator chains); per block the f32 scaling. K must be a multiple of 32. vnni
+// = true needs AVX-512 VNNI (quant_kernels(Isa::kAvx512) is that level).
 void matmul_int8(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y, bool vnni);
 // The VNNI kernels when the dispatched ISA level is AVX-512 (QASR_ISA can force avx2).
 bool int8_vnni_default();
