@@ -21,7 +21,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 // it (stream_prefetch_bytes(), Intel), so the bound is not a plain loop's when the
 // kernels go faster than one.
 __attribute__((target("avx2"))) int64_t sum_bytes_avx2(const char* p, size_t n) {
-  static const int64_t pf = stream_prefetch_bytes();
+  const int64_t pf = stream_prefetch_bytes();
   __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
   for (size_t i = 0; i + 128 <= n; i += 128) {
     if (pf) {
