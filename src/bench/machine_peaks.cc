@@ -218,12 +218,13 @@ MachinePeaks measure_machine_peaks(ThreadPool& pool) {
   const std::string read =
       std::string("read: ") + (avx2 ? "AVX2" : "scalar") + " loads over 256 MiB split across the threads" +
       (avx2 && pf ? ", prefetched " + std::to_string(pf) + " bytes ahead as the GEMVs are" : "") + ", best of 5; ";
-  p.method = read + (avx2 && vnni
-                         ? "FMA: 12 independent 8-wide f32 FMA chains per thread, best of 3; "
-                           "int8: 12 independent 512-bit vpdpbusd chains per thread (the VNNI integer GEMM), best of 3"
-                     : avx2 ? "FMA: 12 independent 8-wide f32 FMA chains per thread, best of 3; "
-                              "int8: 12 independent maddubs + 16-bit add chains per thread, best of 3"
-                            : "FMA and int8: not measured (no AVX2)");
+  const std::string fma = wide ? "FMA: 12 independent 16-wide (512-bit) f32 FMA chains per thread, best of 3; "
+                               : "FMA: 12 independent 8-wide f32 FMA chains per thread, best of 3; ";
+  p.method =
+      read + (!avx2 ? std::string("FMA and int8: not measured (no AVX2)")
+              : vnni
+                  ? fma + "int8: 12 independent 512-bit vpdpbusd chains per thread (the VNNI integer GEMM), best of 3"
+                  : fma + "int8: 12 independent maddubs + 16-bit add chains per thread, best of 3");
   return p;
 }
 
