@@ -93,9 +93,9 @@ QASR_T void kernel_16x6(const float* a, const float* w0, const float* w1, const 
 // 512-bit FMA units (Intel Xeon since Skylake-SP) do twice the 256-bit FLOPs per cycle:
 // on the Intel VM this GEMM went 104 -> 156 GFLOP/s on one thread, 204 -> 291 on two
 // (bench_kernels BM_Gemm 158 x 3072 x 1024 bf16). Zen 4 runs 512-bit FMAs at the 256-bit
-// rate, with half the instructions (not measured there yet). Each
-// output is the same FMA chain over k as in kernel_16x6 (lane i of accumulator j), so
-// the two kernels give bit-identical results.
+// rate, with half the instructions (not measured there yet). Each output is the same FMA
+// chain over k as in kernel_16x6 (lane i of accumulator j), so the two kernels give
+// bit-identical results.
 //
 // The 12 rows are `stride` floats apart (a full tile; tails take kernel_16x6), addressed
 // from four row pointers and one stride register: with twelve separate pointers GCC ran
@@ -365,10 +365,9 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"))) QA
 // and six broadcasts feed twelve vpdpbusd. Six int32 chains, each 8 dependent vpdpbusd
 // per block, leave a core with 5-cycle vpdpbusd latency and two ports (Intel) at 6 per 5
 // cycles; twelve keep both ports busy (Intel VM, bench_kernels BM_GemmInt8 158 × 3072 ×
-// 1024 on 2 threads: 1.26-1.32 -> 1.08-1.14 ms, 0.6B q8_0 prefill 314-322 -> 281-288
-// ms). Each output's integer sum and f32 scaling are
-// those of kernel_16x6_vnni, so the two give the same floats; c gets tile A's 6 × 16
-// outputs, then tile B's.
+// 1024 on 2 threads: 1.26-1.34 -> 1.08-1.14 ms, 0.6B q8_0 prefill 314-322 -> 281-288
+// ms). Each output's integer sum and f32 scaling are those of kernel_16x6_vnni, so the
+// two give the same floats; c gets tile A's 6 × 16 outputs, then tile B's.
 template <bool kQ8>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"))) QASR_NO_FP_CONTRACT void kernel_32x6_vnni(
     const WTileBlock<16>* wa, const WTileBlock<16>* wb, const ActBlock* a, int64_t nb, float* c) {
