@@ -78,7 +78,7 @@ int64_t vendor_prefetch_bytes() {
   std::memcpy(vendor + 8, &c, 4);
   return std::strcmp(vendor, "GenuineIntel") == 0 ? 4096 : 0;
 }
-const int64_t kQ4PrefetchBytes = vendor_prefetch_bytes();
+const int64_t kStreamPrefetchBytes = vendor_prefetch_bytes();
 
 // q4_0 rows against one q8_0 vector, one row at a time (a single forward stream
 // through the weights; prefetched ahead where that measured faster, see above),
@@ -111,7 +111,7 @@ __attribute__((target("avx2,fma,f16c"))) void gemv_q4_0_avx2(const BlockQ4_0* w,
     da[2 * q + 1] = _cvtsh_ss(b1.d);
   }
   const __m256i lane_b0 = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
-  const int64_t pf = kQ4PrefetchBytes;
+  const int64_t pf = kStreamPrefetchBytes;
   for (int64_t r = 0; r < rows; ++r) {
     const BlockQ4_0* wr = w + r * nb;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
@@ -309,7 +309,7 @@ __attribute__((target(QASR_AVX512))) void gemv_q4_0_avx512(const BlockQ4_0* w, i
     da[g] = _mm_setr_ps(_cvtsh_ss(b[0].d), _cvtsh_ss(b[1].d), _cvtsh_ss(b[2].d), _cvtsh_ss(b[3].d));
   }
   const __m512i lane_block = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-  const int64_t pf = kQ4PrefetchBytes;
+  const int64_t pf = kStreamPrefetchBytes;
   for (int64_t r = 0; r < rows; ++r) {
     const BlockQ4_0* wr = w + r * nb;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
@@ -466,7 +466,7 @@ const QuantKernels& quant_kernels() {
 }
 
 int64_t stream_prefetch_bytes() {
-  return kQ4PrefetchBytes;
+  return kStreamPrefetchBytes;
 }
 
 }  // namespace qasr
