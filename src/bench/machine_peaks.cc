@@ -175,7 +175,7 @@ MachinePeaks measure_machine_peaks(ThreadPool& pool) {
   MachinePeaks p;
   p.threads = pool.size();
   const bool avx2 = best_isa() != Isa::kScalar, vnni = avx2 && gemm::int8_vnni_default();
-  const bool wide = best_isa() == Isa::kAvx512;  // the f32 GEMM's 512-bit kernel (gemm.cc)
+  const bool wide = avx2 && gemm::f32_avx512_default();  // the f32 GEMM's 512-bit kernel
   // Read bandwidth over 256 MiB (far past any cache), touched first so page faults
   // are not counted; the buffer goes back to the OS at the end.
   const size_t n = size_t{256} << 20;

@@ -350,7 +350,8 @@ __attribute__((target(QASR_AVX512))) void gemv_q4_0_avx512(const BlockQ4_0* w, i
 // 151936 x 1024 lm_head from DRAM (bench_kernels BM_Gemv, one Zen 4 thread, alternated):
 // one row at a time with 512-bit pairs 19-22 GB/s, four rows with 512-bit pairs 15-16
 // (the pair's permute and scale shuffles cost more than the wider multiply saves), this
-// 24-25; two threads 29-34 GB/s, the machine's plain read.
+// 24-25; two threads 29-34 GB/s, the machine's plain read. On the Intel VM one row at a
+// time with 512-bit pairs gave 10 GB/s (half the AVX2 kernel), this 20-22.
 __attribute__((target(QASR_AVX512))) void gemv_q8_0_avx512(const BlockQ8_0* w, int64_t rows, const BlockQ8_0* a,
                                                            int64_t n, float* y) {
   const int64_t nb = n / kQK;

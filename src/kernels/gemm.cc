@@ -494,7 +494,7 @@ void matmul_avx2(ThreadPool& pool, const float* x, int64_t M, const Mat& W, cons
   // Full tiles of 12 weight rows through the 512-bit kernel where the CPU has AVX-512
   // (the kAvx512 level, so QASR_ISA=avx2 selects the 256-bit kernel for A/B runs); the
   // tails of a thread's rows, and every tile elsewhere, 6 at a time through kernel_16x6.
-  const bool wide = best_isa() == Isa::kAvx512;
+  const bool wide = f32_avx512_default();
   pool.parallel_for(N, kNR, [&](int64_t n0, int64_t n1, int t) {
     // kNS rows × kKC converted weights (+ one zero row for tile tails) in the thread's scratch.
     float* wb = static_cast<float*>(
@@ -545,6 +545,10 @@ void matmul_avx2(ThreadPool& pool, const float* x, int64_t M, const Mat& W, cons
       }
     }
   });
+}
+
+bool f32_avx512_default() {
+  return best_isa() == Isa::kAvx512;
 }
 
 bool int8_vnni_default() {

@@ -51,5 +51,9 @@ void matmul_avx2(ThreadPool& pool, const float* x, int64_t M, const Mat& W, cons
 void matmul_int8(ThreadPool& pool, const float* x, int64_t M, const Mat& W, const float* bias, float* y, bool vnni);
 // The VNNI kernels when the dispatched ISA level is AVX-512 (QASR_ISA can force avx2).
 bool int8_vnni_default();
+// matmul_avx2 takes its 512-bit f32 kernel: the dispatched ISA level is AVX-512 (read per
+// call, so QASR_ISA=avx2 selects the 256-bit kernel). bench speed measures the FMA peak at
+// the width this says.
+bool f32_avx512_default();
 
 }  // namespace qasr::gemm
