@@ -290,13 +290,15 @@ BENCHMARK(BM_DequantizeQ4)->ArgsProduct({{48 * 1024}, {0, 1}});
 // official release's dtype; the encoder and prefill of a bf16 folder run this).
 void BM_Gemm(benchmark::State& st) {
   const int64_t M = st.range(0), N = st.range(1), K = st.range(2);
-  const bool bf16 = st.range(3) == 1;
+  const int64_t dtype = st.range(3);  // 0 f32, 1 bf16, 2 f16
   ThreadPool pool(static_cast<int>(st.range(4)));
   const auto w = random_vec(static_cast<size_t>(N * K), 15), x = random_vec(static_cast<size_t>(M * K), 16);
-  std::vector<uint16_t> wb(bf16 ? w.size() : 0);
-  for (size_t i = 0; i < wb.size(); ++i) wb[i] = f32_to_bf16(w[i]);
+  std::vector<uint16_t> wb(dtype != 0 ? w.size() : 0);
+  for (size_t i = 0; i < wb.size(); ++i) wb[i] = dtype == 1 ? f32_to_bf16(w[i]) : f32_to_f16(w[i]);
   std::vector<float> y(M * N);
-  const Mat W = bf16 ? Mat{DType::BF16, N, K, wb.data()} : Mat{DType::F32, N, K, w.data()};
+  const Mat W = dtype == 0   ? Mat{DType::F32, N, K, w.data()}
+                : dtype == 1 ? Mat{DType::BF16, N, K, wb.data()}
+                             : Mat{DType::F16, N, K, wb.data()};
   for (auto _ : st) {
     gemm::matmul_avx2(pool, x.data(), M, W, nullptr, y.data());
     benchmark::DoNotOptimize(y.data());
@@ -305,16 +307,28 @@ void BM_Gemm(benchmark::State& st) {
 }
 BENCHMARK(BM_Gemm)
     ->ArgsProduct({{160}, {1024}, {1024}, {0, 1}, {1, 2}})
-    ->ArgNames({"M", "N", "K", "bf16", "threads"})
+    ->ArgNames({"M", "N", "K", "dtype", "threads"})
     ->UseRealTime();
 // The 0.6B decoder's MLP at prefill (158 prompt rows): up (N 3072, K 1024), down (N 1024, K 3072).
 BENCHMARK(BM_Gemm)
     ->ArgsProduct({{158}, {3072}, {1024}, {1}, {1, 2}})
-    ->ArgNames({"M", "N", "K", "bf16", "threads"})
+    ->ArgNames({"M", "N", "K", "dtype", "threads"})
     ->UseRealTime();
 BENCHMARK(BM_Gemm)
     ->ArgsProduct({{158}, {1024}, {3072}, {1}, {1, 2}})
-    ->ArgNames({"M", "N", "K", "bf16", "threads"})
+    ->ArgNames({"M", "N", "K", "dtype", "threads"})
+    ->UseRealTime();
+// The encoder's conv stem per 100-frame chunk (f16 weights in every format): conv2
+// (800 output positions, 480 channels, K 480 · 9) and conv3 (208 positions).
+BENCHMARK(BM_Gemm)
+    ->ArgsProduct({{800, 208}, {480}, {4320}, {2}, {1, 2}})
+    ->ArgNames({"M", "N", "K", "dtype", "threads"})
+    ->UseRealTime();
+// The conv stem's output projection (bf16 in the HF release) on one chunk's 13 tokens
+// and on 4 and 8 chunks' at once.
+BENCHMARK(BM_Gemm)
+    ->ArgsProduct({{13, 52, 104}, {896}, {7680}, {1}, {2}})
+    ->ArgNames({"M", "N", "K", "dtype", "threads"})
     ->UseRealTime();
 
 // Quantized weights (q8 = 0: q4_0, 1: q8_0), many activation rows: the f32 GEMM on

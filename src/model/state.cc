@@ -23,8 +23,7 @@ Expected<EncoderScratch> EncoderScratch::create(const AudioConfig& a, int64_t ma
   p.add(&s.a1, H1 * W1 * C);
   p.add(&s.a2, H2 * W2 * C);
   p.add(&s.a3, H3 * W3 * C);
-  p.add(&s.feat, W3 * C * H3);
-  p.add(&s.chunk_out, W3 * d);
+  p.add(&s.feat, kConvOutChunks * W3 * C * H3);
   QASR_ASSIGN_OR_RETURN(s.mem_, p.reserve());
   return s;
 }

@@ -19,14 +19,20 @@
 namespace qasr {
 
 struct EncoderScratch {
+  // Chunks whose conv_out rows run as one GEMM: one chunk's 13 rows leave the GEMM
+  // converting (or repacking) weights more than multiplying (bench_kernels BM_Gemm
+  // M 13 / 104, N 896, K 7680, bf16: 72 / 142 GFLOP/s); 8 chunks (3.2 MB of feat for
+  // the real configs) are an attention window's worth.
+  static constexpr int64_t kConvOutChunks = 8;
+
   // [N][d] activations (N = max_tokens): x residual, ln normed, q/k/v, attention output;
   // ffn [N][max(ffn, d)]; out [N][output_dim], the encoder's result.
   float *x = nullptr, *ln = nullptr, *q = nullptr, *k = nullptr, *v = nullptr, *attn = nullptr, *ffn = nullptr,
         *out = nullptr;
   // One chunk of the conv stem (HWC): conv_in [mel][chunk], im2col col, a1..a3 after each
-  // conv, feat [W3][C·F3] flattened for conv_out, chunk_out [W3][d].
-  float *conv_in = nullptr, *col = nullptr, *a1 = nullptr, *a2 = nullptr, *a3 = nullptr, *feat = nullptr,
-        *chunk_out = nullptr;
+  // conv; feat [kConvOutChunks · W3][C·F3], the valid tokens of up to kConvOutChunks
+  // chunks flattened for one conv_out GEMM.
+  float *conv_in = nullptr, *col = nullptr, *a1 = nullptr, *a2 = nullptr, *a3 = nullptr, *feat = nullptr;
   int64_t max_tokens = 0;
 
   static Expected<EncoderScratch> create(const AudioConfig& a, int64_t max_tokens);
