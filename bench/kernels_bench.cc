@@ -220,6 +220,16 @@ void BM_Inplace(benchmark::State& st) {
 BENCHMARK(BM_Inplace<vmath::ref::gelu_erf, vmath::avx2::gelu_erf>)
     ->Name("BM_GeluErf")
     ->ArgsProduct({{3584 * 13 + 5}, {0, 1}});
+// The 16-lane GELU (arg 1) against the 8-lane one (arg 0), where the CPU has AVX-512.
+void BM_GeluErf512(benchmark::State& st) {
+  if (best_isa() != Isa::kAvx512) {
+    st.SkipWithError("no AVX-512 on this CPU");
+    return;
+  }
+  BM_Inplace<vmath::avx2::gelu_erf, vmath::avx512::gelu_erf>(st);
+  st.SetLabel(st.range(1) == 1 ? "avx512" : "avx2");
+}
+BENCHMARK(BM_GeluErf512)->ArgsProduct({{3584 * 13 + 5}, {0, 1}});
 BENCHMARK(BM_Inplace<vmath::ref::softmax, vmath::avx2::softmax>)->Name("BM_Softmax")->ArgsProduct({{1037}, {0, 1}});
 
 void BM_Swiglu(benchmark::State& st) {

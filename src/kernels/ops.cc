@@ -401,7 +401,11 @@ void rms_norm(const float* x, int64_t rows, int64_t n, const float* w, float eps
 }
 
 void gelu_erf(float* x, int64_t n) {
-  use_avx2() ? vmath::avx2::gelu_erf(x, n) : vmath::ref::gelu_erf(x, n);
+  static const bool kAvx512 = best_isa() == Isa::kAvx512;
+  if (kAvx512)
+    vmath::avx512::gelu_erf(x, n);
+  else
+    use_avx2() ? vmath::avx2::gelu_erf(x, n) : vmath::ref::gelu_erf(x, n);
 }
 
 void swiglu(const float* gate, const float* up, int64_t n, float* out) {

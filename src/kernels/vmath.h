@@ -62,4 +62,10 @@ void gemv_bf16(const uint16_t* w, int64_t rows, const float* x, int64_t n, float
 void gemv_f16(const uint16_t* w, int64_t rows, const float* x, int64_t n, float* y);
 }  // namespace avx2
 
+// 16-lane forms where the CPU has AVX-512F (best_isa() == kAvx512); each lane's result
+// is the avx2 kernel's bit for bit.
+namespace avx512 {
+void gelu_erf(float* x, int64_t n);
+}  // namespace avx512
+
 }  // namespace qasr::vmath

@@ -300,6 +300,28 @@ TEST(Gemm, MatchesDotReferenceOnOddShapes) {
 // 6, QASR_ISA=avx2) does, so the two give the same floats: on shapes with tile tails in
 // both directions and K past one 512-wide pass, 1 and 2 threads. (On a CPU without
 // AVX-512 both runs take the 256-bit kernel.)
+// The GELU the model runs (ops::gelu_erf: 16 lanes where the CPU has AVX-512, else 8) is
+// the 8-lane kernel's bit for bit, tails and extremes included, so the encoder's output
+// does not depend on the CPU's width.
+TEST(Vmath, GeluDispatchedBitIdenticalToAvx2) {
+  if (!have_avx2()) GTEST_FAIL() << "no AVX2";
+  for (int64_t n : {1, 7, 15, 16, 17, 31, 33, 100, 4099}) {
+    auto x = randv(n, 7 + n, 4.0f);
+    x[0] = -12.0f;
+    if (n > 2) x[1] = 12.0f, x[2] = -0.0f;
+    if (n > 4) x[3] = -100.0f, x[4] = 1e-30f;
+    auto a = x, b = x;
+    vmath::avx2::gelu_erf(a.data(), n);
+    ops::gelu_erf(b.data(), n);
+    EXPECT_EQ(0, std::memcmp(a.data(), b.data(), n * sizeof(float))) << "n=" << n;
+    if (best_isa() == Isa::kAvx512) {
+      auto c = x;
+      vmath::avx512::gelu_erf(c.data(), n);
+      EXPECT_EQ(0, std::memcmp(a.data(), c.data(), n * sizeof(float))) << "avx512 n=" << n;
+    }
+  }
+}
+
 TEST(Gemm, WideKernelBitIdenticalToAvx2Kernel) {
   if (!have_avx2()) GTEST_FAIL() << "no AVX2";
   const char* prev = std::getenv("QASR_ISA");
