@@ -295,11 +295,6 @@ TEST(Gemm, MatchesDotReferenceOnOddShapes) {
   }
 }
 
-// The 512-bit f32 micro-kernel (tiles of 12 weight rows, taken where the CPU has the
-// AVX-512 level) runs each output's FMA chain over k exactly as the 256-bit one (tiles of
-// 6, QASR_ISA=avx2) does, so the two give the same floats: on shapes with tile tails in
-// both directions and K past one 512-wide pass, 1 and 2 threads. (On a CPU without
-// AVX-512 both runs take the 256-bit kernel.)
 // The GELU the model runs (ops::gelu_erf: 16 lanes where the CPU has AVX-512, else 8) is
 // the 8-lane kernel's bit for bit, tails and extremes included, so the encoder's output
 // does not depend on the CPU's width.
@@ -322,6 +317,11 @@ TEST(Vmath, GeluDispatchedBitIdenticalToAvx2) {
   }
 }
 
+// The 512-bit f32 micro-kernel (tiles of 12 weight rows, taken where the CPU has the
+// AVX-512 level) runs each output's FMA chain over k exactly as the 256-bit one (tiles of
+// 6, QASR_ISA=avx2) does, so the two give the same floats: on shapes with tile tails in
+// both directions and K past one 512-wide pass, 1 and 2 threads. (On a CPU without
+// AVX-512 both runs take the 256-bit kernel.)
 TEST(Gemm, WideKernelBitIdenticalToAvx2Kernel) {
   if (!have_avx2()) GTEST_FAIL() << "no AVX2";
   const char* prev = std::getenv("QASR_ISA");
